@@ -1,0 +1,87 @@
+# Huis clos: `make demo` serves the app, `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432/huisclos
+export DJANGO_SETTINGS_MODULE := config.settings
+
+# The first Python >= 3.12: on PATH first, then pyenv's installed versions.
+PYTHON_BOOT := $(shell \
+  for c in python3.13 python3.12 python3; do \
+    p=$$(command -v $$c 2>/dev/null) || continue; \
+    $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; \
+  done; \
+  root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
+  for p in $$(ls -d $$root/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+    $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; \
+  done)
+
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
+  fontconfig fonts-dejavu-core fonts-liberation2 poppler-utils chromium gettext
+
+.PHONY: help demo test setup system-packages venv postgres lint clean
+
+help:
+	@echo "make demo  - set everything up and serve the demo on http://127.0.0.1:8000"
+	@echo "make test  - set everything up and run every check and test on PostgreSQL"
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages:$$missing"; \
+	    echo "Install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@if [ -z "$(PYTHON_BOOT)" ]; then \
+	  echo "Huis clos needs Python >= 3.12 (Django 6.1)."; \
+	  echo "Install one, e.g. 'pyenv install 3.12' or your distribution's python3.12, then rerun."; \
+	  exit 1; \
+	fi
+	@echo "Using $(PYTHON_BOOT)"
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+setup: system-packages venv
+
+postgres:
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  echo "Starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start; \
+	  for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=true $(VENV)/bin/mypy .
+
+test: setup postgres
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=true $(VENV)/bin/mypy .
+	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) manage.py check
+	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) -m pytest
+
+demo: setup
+	DJANGO_DEBUG=true $(PY) manage.py migrate --no-input
+	DJANGO_DEBUG=true $(PY) manage.py load_demo
+	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

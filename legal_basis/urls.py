@@ -1,0 +1,2 @@
+app_name = "legal_basis"
+urlpatterns: list[object] = []

@@ -1,0 +1,1 @@
+def exception_handler(exc, context): return None

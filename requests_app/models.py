@@ -1,0 +1,786 @@
+"""Disclosure requests, their opinions, decisions, replies and audit trail.
+
+The allowed moves of a request are declared once, here, with
+`@fsm.transition`. The functions in `requests_app.services` are the only
+callers of those transitions: they check the actor's right, run the
+transition, save and write the audit event in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import django_fsm as fsm
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.files.storage import FileSystemStorage
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import LazyObject
+
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from legal_basis.models import DataCategory, LegalBasis, RequesterKind
+
+if TYPE_CHECKING:
+    from django.db.models.manager import RelatedManager
+
+
+class PrivateStorage(LazyObject):
+    """Storage for scans and letters: on disk, never under a served URL."""
+
+    def _setup(self) -> None:
+        self._wrapped = FileSystemStorage(
+            location=settings.PRIVATE_STORAGE_ROOT, base_url=None
+        )
+
+
+private_storage = PrivateStorage()
+
+
+def _private_storage() -> Any:
+    return private_storage
+
+
+def new_scan_name(instance: DisclosureRequest, filename: str) -> str:
+    # Stored names are server-generated: the uploaded name is never used.
+    return f"scans/{uuid.uuid4().hex}"
+
+
+class Role(models.TextChoices):
+    """The group names created by migration 0002."""
+
+    SECRETARIAT = "secretariat", "Secrétariat"
+    PRESIDENT = "president", "Président"
+    REFERENT = "referent", "Référent"
+    DIRECTOR_GENERAL = "director_general", "Directeur général"
+    AUDITOR = "auditor", "Auditeur"
+
+
+class User(AbstractUser):
+    class Meta:
+        verbose_name = "utilisateur"
+
+    def roles_on(self, day: date | None = None) -> frozenset[str]:
+        """Roles held on `day`: group memberships plus acting designations."""
+        day = day or timezone.localdate()
+        cache: dict[date, frozenset[str]] = self.__dict__.setdefault("_roles_cache", {})
+        if day not in cache:
+            if not self.is_active:
+                cache[day] = frozenset()
+            else:
+                groups = {g.name for g in self.groups.all()}
+                acting = set(
+                    self.acting_designations.filter(
+                        starts_on__lte=day, ends_on__gte=day
+                    ).values_list("role", flat=True)
+                )
+                cache[day] = frozenset((groups | acting) & set(Role.values))
+        return cache[day]
+
+    def has_role(self, role: str, day: date | None = None) -> bool:
+        return role in self.roles_on(day)
+
+    def is_acting(self, role: str, day: date | None = None) -> bool:
+        """True when the role is held only through an acting designation."""
+        return self.has_role(role, day) and not self.groups.filter(name=role).exists()
+
+
+class ActingDesignation(models.Model):
+    """A person acting as Président or DG ("faisant fonction") for a period."""
+
+    class ActingRole(models.TextChoices):
+        PRESIDENT = Role.PRESIDENT.value, Role.PRESIDENT.label
+        DIRECTOR_GENERAL = Role.DIRECTOR_GENERAL.value, Role.DIRECTOR_GENERAL.label
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="acting_designations"
+    )
+    role = models.CharField(max_length=32, choices=ActingRole.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "désignation faisant fonction"
+        verbose_name_plural = "désignations faisant fonction"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="acting_designation_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} f.f. {self.get_role_display()} {self.starts_on}–{self.ends_on}"
+
+
+class Channel(models.TextChoices):
+    POST = "post", "Courrier postal"
+    REGISTERED_POST = "registered_post", "Recommandé"
+    EMAIL = "email", "Courrier électronique"
+    HAND_DELIVERY = "hand_delivery", "Remise en main propre"
+    FAX = "fax", "Fax"
+    ORAL = "oral", "Oral (téléphone, guichet)"
+
+
+class DispatchChannel(models.TextChoices):
+    POST = "post", "Courrier postal"
+    REGISTERED_POST = "registered_post", "Recommandé"
+    EMAIL = "email", "Courrier électronique"
+    HAND_DELIVERY = "hand_delivery", "Remise en main propre"
+
+
+class State(models.TextChoices):
+    RECEIVED = "received", "Reçue"
+    CLOSED_ORAL = "closed_oral", "Clôturée : demande orale non traitable"
+    AWAITING_ASSIGNMENT = "awaiting_assignment", "En attente d'un référent"
+    AWAITING_OPINION = "awaiting_opinion", "Avis en préparation"
+    AWAITING_REVIEW = "awaiting_review", "Contrôle de légalité (DG)"
+    AWAITING_SIGNATURES = "awaiting_signatures", "Réponse à signer"
+    PARTIALLY_SIGNED = "partially_signed", "Réponse signée une fois"
+    SIGNED = "signed", "Réponse signée, à expédier"
+    DISPATCHED = "dispatched", "Réponse expédiée"
+    CLOSED = "closed", "Clôturée"
+    WITHDRAWN = "withdrawn", "Retirée par le demandeur"
+
+
+OPEN_STATES = [
+    State.AWAITING_ASSIGNMENT,
+    State.AWAITING_OPINION,
+    State.AWAITING_REVIEW,
+    State.AWAITING_SIGNATURES,
+    State.PARTIALLY_SIGNED,
+    State.SIGNED,
+]
+WITHDRAWABLE_STATES = OPEN_STATES
+
+
+class InadmissibilityReason(models.TextChoices):
+    PERSON_NOT_IDENTIFIED = (
+        "person_not_identified",
+        "La personne concernée n'est pas identifiée avec précision",
+    )
+    NO_LEGAL_PROVISION = (
+        "no_legal_provision",
+        "La demande ne cite aucune disposition légale",
+    )
+
+
+class Proposal(models.TextChoices):
+    DISCLOSE = "disclose", "Communiquer"
+    DISCLOSE_IN_PART = "disclose_in_part", "Communiquer en partie"
+    REFUSE = "refuse", "Refuser"
+
+
+class ReplyKind(models.TextChoices):
+    DISCLOSURE = "disclosure", "Communication d'informations"
+    REFUSAL = "refusal", "Refus de communication"
+    INADMISSIBILITY = "inadmissibility", "Demande irrecevable en l'état"
+
+
+# Transition permissions. django-fsm calls these with (instance, user); the
+# services check them before running a transition.
+
+
+def _is_president_or_dg(request: DisclosureRequest, user: User) -> bool:
+    return user.has_role(Role.PRESIDENT) or user.has_role(Role.DIRECTOR_GENERAL)
+
+
+def _is_dg(request: DisclosureRequest, user: User) -> bool:
+    return user.has_role(Role.DIRECTOR_GENERAL)
+
+
+def _is_secretariat(request: DisclosureRequest, user: User) -> bool:
+    return user.has_role(Role.SECRETARIAT)
+
+
+def _is_assigned_referent(request: DisclosureRequest, user: User) -> bool:
+    return request.referent_id is not None and request.referent_id == user.pk
+
+
+def _is_assigned_referent_not_dg(request: DisclosureRequest, user: User) -> bool:
+    return _is_assigned_referent(request, user) and not user.has_role(
+        Role.DIRECTOR_GENERAL
+    )
+
+
+def _is_assigned_referent_and_dg(request: DisclosureRequest, user: User) -> bool:
+    return _is_assigned_referent(request, user) and user.has_role(
+        Role.DIRECTOR_GENERAL
+    )
+
+
+def _may_sign(request: DisclosureRequest, user: User) -> bool:
+    # Segregation of duties: the referent never signs, and nobody signs twice.
+    if _is_assigned_referent(request, user):
+        return False
+    if not (_is_president_or_dg(request, user)):
+        return False
+    reply = getattr(request, "reply", None)
+    if reply is None:
+        return False
+    return reply.open_capacities_for(user) != []
+
+
+def _may_withdraw(request: DisclosureRequest, user: User) -> bool:
+    return _is_secretariat(request, user) or _is_president_or_dg(request, user)
+
+
+class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    year = models.PositiveSmallIntegerField(editable=False)
+    number = models.PositiveIntegerField(editable=False)
+
+    received_on = models.DateField()
+    channel = models.CharField(max_length=32, choices=Channel.choices)
+
+    requester_kind = models.CharField(max_length=32, choices=RequesterKind.choices)
+    requester_name = models.CharField(max_length=200)
+    requester_organisation = models.CharField(max_length=200, blank=True)
+    requester_address = models.TextField(blank=True)
+    requester_reference = models.CharField(max_length=100, blank=True)
+
+    cited_provision = models.TextField(blank=True)
+    information_requested = models.TextField()
+    requester_deadline = models.DateField(null=True, blank=True)
+
+    scan = models.FileField(storage=_private_storage, upload_to=new_scan_name, blank=True)
+    scan_content_type = models.CharField(max_length=40, blank=True)
+    scan_sha256 = models.CharField(max_length=64, blank=True)
+
+    inadmissibility_reasons = models.JSONField(default=list, blank=True)
+
+    state = fsm.FSMField(
+        max_length=32, choices=State.choices, default=State.RECEIVED, protected=True
+    )
+    referent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_requests",
+    )
+    follows = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="follow_ups"
+    )
+
+    dispatched_on = models.DateField(null=True, blank=True)
+    dispatch_channel = models.CharField(
+        max_length=32, choices=DispatchChannel.choices, blank=True
+    )
+    registered_mail_number = models.CharField(max_length=60, blank=True)
+
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    if TYPE_CHECKING:
+        persons: RelatedManager[ConcernedPerson]
+        opinions: RelatedManager[Opinion]
+        reviews: RelatedManager[Review]
+        reply: Reply
+        referent_id: int | None
+
+    class Meta:
+        ordering = ["-year", "-number"]
+        verbose_name = "demande de levée du secret"
+        verbose_name_plural = "demandes de levée du secret"
+        permissions = [
+            ("view_register", "Can see the register of all requests (metadata)"),
+            ("view_content", "Can see the content of a request"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "number"], name="disclosure_request_number_per_year"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel=Channel.ORAL) | ~models.Q(scan=""),
+                name="disclosure_request_written_needs_scan",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(
+                    state__in=[State.AWAITING_OPINION, State.AWAITING_REVIEW]
+                )
+                | models.Q(referent__isnull=False),
+                name="disclosure_request_referent_when_examined",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=State.CLOSED_ORAL)
+                | models.Q(channel=Channel.ORAL),
+                name="disclosure_request_closed_oral_only_if_oral",
+            ),
+        ]
+        indexes = [models.Index(fields=["state"]), models.Index(fields=["received_on"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def get_absolute_url(self) -> str:
+        return reverse("requests_app:detail", args=[self.pk])
+
+    @property
+    def due_on(self) -> date | None:
+        return self.requester_deadline
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        due = self.due_on
+        return self.is_open and due is not None and due < timezone.localdate()
+
+    def is_oral(self) -> bool:
+        return self.channel == Channel.ORAL
+
+    def is_written_and_admissible(self) -> bool:
+        return not self.is_oral() and not self.inadmissibility_reasons
+
+    def is_written_and_inadmissible(self) -> bool:
+        return not self.is_oral() and bool(self.inadmissibility_reasons)
+
+    def has_current_opinion(self) -> bool:
+        return self.current_opinion() is not None
+
+    def current_opinion(self) -> Opinion | None:
+        opinions = list(self.opinions.all())
+        return max(opinions, key=lambda o: o.number) if opinions else None
+
+    def has_reply(self) -> bool:
+        return hasattr(self, "reply")
+
+    def has_two_signatures(self) -> bool:
+        return self.has_reply() and self.reply.signatures.count() == 2
+
+    # Intake
+
+    @fsm.transition(
+        field=state,
+        source=State.RECEIVED,
+        target=State.CLOSED_ORAL,
+        conditions=[is_oral],  # type: ignore[list-item]  # fsm types conditions loosely
+        permission=_is_secretariat,
+    )
+    def close_as_oral(self) -> None:
+        self.closed_at = timezone.now()
+
+    @fsm.transition(
+        field=state,
+        source=State.RECEIVED,
+        target=State.AWAITING_ASSIGNMENT,
+        conditions=[is_written_and_admissible],  # type: ignore[list-item]
+        permission=_is_secretariat,
+    )
+    def accept_for_examination(self) -> None:
+        pass
+
+    @fsm.transition(
+        field=state,
+        source=State.RECEIVED,
+        target=State.AWAITING_SIGNATURES,
+        conditions=[is_written_and_inadmissible],  # type: ignore[list-item]
+        permission=_is_secretariat,
+    )
+    def declare_inadmissible(self) -> None:
+        pass
+
+    # Examination
+
+    @fsm.transition(
+        field=state,
+        source=[State.AWAITING_ASSIGNMENT, State.AWAITING_OPINION],
+        target=State.AWAITING_OPINION,
+        permission=_is_president_or_dg,
+    )
+    def assign_referent(self, referent: User) -> None:
+        self.referent = referent
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_OPINION,
+        target=State.AWAITING_REVIEW,
+        conditions=[has_current_opinion],  # type: ignore[list-item]
+        permission=_is_assigned_referent_not_dg,
+    )
+    def submit_opinion(self) -> None:
+        pass
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_OPINION,
+        target=State.AWAITING_SIGNATURES,
+        conditions=[has_current_opinion],  # type: ignore[list-item]
+        permission=_is_assigned_referent_and_dg,
+    )
+    def submit_opinion_as_review(self) -> None:
+        """The DG was the referent: their opinion is the legality review."""
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_REVIEW,
+        target=State.AWAITING_SIGNATURES,
+        permission=_is_dg,
+    )
+    def approve(self) -> None:
+        pass
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_REVIEW,
+        target=State.AWAITING_SIGNATURES,
+        permission=_is_dg,
+    )
+    def refuse_disclosure(self) -> None:
+        pass
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_REVIEW,
+        target=State.AWAITING_OPINION,
+        permission=_is_dg,
+    )
+    def return_for_revision(self) -> None:
+        pass
+
+    # Signatures and dispatch
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_SIGNATURES,
+        target=State.PARTIALLY_SIGNED,
+        conditions=[has_reply],  # type: ignore[list-item]
+        permission=_may_sign,
+    )
+    def sign_first(self) -> None:
+        pass
+
+    @fsm.transition(
+        field=state,
+        source=State.PARTIALLY_SIGNED,
+        target=State.SIGNED,
+        conditions=[has_reply],  # type: ignore[list-item]
+        permission=_may_sign,
+    )
+    def sign_second(self) -> None:
+        pass
+
+    @fsm.transition(
+        field=state,
+        source=State.SIGNED,
+        target=State.DISPATCHED,
+        conditions=[has_two_signatures],  # type: ignore[list-item]
+        permission=_is_secretariat,
+    )
+    def record_dispatch(
+        self, *, dispatched_on: date, channel: str, registered_mail_number: str
+    ) -> None:
+        self.dispatched_on = dispatched_on
+        self.dispatch_channel = channel
+        self.registered_mail_number = registered_mail_number
+
+    @fsm.transition(
+        field=state,
+        source=State.DISPATCHED,
+        target=State.CLOSED,
+        permission=_is_secretariat,
+    )
+    def close(self) -> None:
+        self.closed_at = timezone.now()
+
+    @fsm.transition(
+        field=state,
+        source=WITHDRAWABLE_STATES,
+        target=State.WITHDRAWN,
+        permission=_may_withdraw,
+    )
+    def withdraw(self) -> None:
+        self.closed_at = timezone.now()
+
+
+class ReferenceCounter(models.Model):
+    """Last reference number handed out per year.
+
+    Locked with SELECT ... FOR UPDATE by the transaction that creates a
+    request, so numbers stay unique and, since a rolled-back creation also
+    rolls back the counter, gap-free.
+    """
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class ConcernedPerson(models.Model):
+    request = models.ForeignKey(
+        DisclosureRequest, models.CASCADE, related_name="persons"
+    )
+    last_name = models.CharField(max_length=150)
+    first_names = models.CharField(max_length=200, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    national_number = models.CharField(max_length=11, blank=True)
+    cpas_file_number = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "personne concernée"
+        verbose_name_plural = "personnes concernées"
+
+    def __str__(self) -> str:
+        return f"{self.last_name} {self.first_names}".strip()
+
+    def is_precisely_identified(self) -> bool:
+        """Last name and first names, plus a birth date or a national number."""
+        return bool(
+            self.last_name.strip()
+            and self.first_names.strip()
+            and (self.birth_date or self.national_number)
+        )
+
+
+class Opinion(models.Model):
+    """A referent's reasoned opinion. Each submission is a new, frozen row."""
+
+    request = models.ForeignKey(
+        DisclosureRequest, models.PROTECT, related_name="opinions"
+    )
+    number = models.PositiveSmallIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    legal_bases = models.ManyToManyField(LegalBasis, related_name="opinions")
+    proposal = models.CharField(max_length=32, choices=Proposal.choices)
+    reasoning = models.TextField()
+    is_review = models.BooleanField(
+        default=False, help_text="Written by the DG as referent: it is the review."
+    )
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    if TYPE_CHECKING:
+        items: RelatedManager[OpinionItem]
+
+    class Meta:
+        ordering = ["request", "number"]
+        verbose_name = "avis motivé"
+        verbose_name_plural = "avis motivés"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "number"], name="opinion_number_per_request"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request} avis {self.number}"
+
+
+class OpinionItem(models.Model):
+    """One piece of information proposed for disclosure."""
+
+    opinion = models.ForeignKey(Opinion, models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    description = models.TextField()
+    data_category = models.CharField(max_length=32, choices=DataCategory.choices)
+    necessity = models.TextField(help_text="Why it is strictly necessary.")
+
+    class Meta:
+        ordering = ["opinion", "position"]
+
+    def __str__(self) -> str:
+        return f"item {self.position}"
+
+
+class Review(models.Model):
+    """The DG's legality review of one opinion."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", "Approuvé"
+        AMENDED = "amended", "Modifié et approuvé"
+        REFUSED = "refused", "Communication refusée"
+        RETURNED = "returned", "Renvoyé au référent"
+
+    request = models.ForeignKey(DisclosureRequest, models.PROTECT, related_name="reviews")
+    opinion = models.ForeignKey(Opinion, models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    remarks = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request", "reviewed_at"]
+        verbose_name = "contrôle de légalité"
+
+    def __str__(self) -> str:
+        return f"{self.request} {self.outcome}"
+
+
+class Reply(models.Model):
+    """The official reply: it exists only as the result of a decision."""
+
+    request = models.OneToOneField(DisclosureRequest, models.PROTECT, related_name="reply")
+    kind = models.CharField(max_length=20, choices=ReplyKind.choices)
+    decided_by_review = models.OneToOneField(
+        Review, models.PROTECT, null=True, blank=True, related_name="reply"
+    )
+    decided_by_opinion = models.OneToOneField(
+        Opinion, models.PROTECT, null=True, blank=True, related_name="reply"
+    )
+    legal_bases = models.ManyToManyField(LegalBasis, related_name="replies", blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    if TYPE_CHECKING:
+        items: RelatedManager[ReplyItem]
+        signatures: RelatedManager[Signature]
+
+    class Meta:
+        verbose_name = "réponse officielle"
+        verbose_name_plural = "réponses officielles"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind=ReplyKind.INADMISSIBILITY)
+                | models.Q(decided_by_review__isnull=False)
+                | models.Q(decided_by_opinion__isnull=False),
+                name="reply_follows_a_decision",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request} {self.kind}"
+
+    def open_capacities_for(self, user: User) -> list[str]:
+        """Capacities in which `user` may still sign this reply."""
+        signatures = list(self.signatures.all())
+        if any(s.signer_id == user.pk for s in signatures):
+            return []
+        taken = {s.capacity for s in signatures}
+        return [
+            capacity
+            for capacity in (Role.DIRECTOR_GENERAL, Role.PRESIDENT)
+            if capacity not in taken and user.has_role(capacity)
+        ]
+
+
+class ReplyItem(models.Model):
+    """An approved item: the only information the reply may contain."""
+
+    reply = models.ForeignKey(Reply, models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    description = models.TextField()
+    data_category = models.CharField(max_length=32, choices=DataCategory.choices)
+
+    class Meta:
+        ordering = ["reply", "position"]
+
+    def __str__(self) -> str:
+        return f"item {self.position}"
+
+
+class Signature(models.Model):
+    class Capacity(models.TextChoices):
+        PRESIDENT = Role.PRESIDENT.value, "Le Président"
+        DIRECTOR_GENERAL = Role.DIRECTOR_GENERAL.value, "Le Directeur général"
+
+    reply = models.ForeignKey(Reply, models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    capacity = models.CharField(max_length=32, choices=Capacity.choices)
+    is_acting = models.BooleanField(default=False)
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    if TYPE_CHECKING:
+        signer_id: int
+
+    class Meta:
+        ordering = ["signed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reply", "capacity"], name="signature_one_per_capacity"
+            ),
+            models.UniqueConstraint(
+                fields=["reply", "signer"], name="signature_distinct_signers"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reply} {self.capacity}"
+
+
+class AuditEventIsAppendOnly(Exception):
+    pass
+
+
+class AuditEvent(models.Model):
+    """One link of the hash-chained, append-only audit trail.
+
+    `details` holds ids, codes and hashes only: never names or free text.
+    Database triggers (migration 0003) reject UPDATE, DELETE and TRUNCATE.
+    """
+
+    seq = models.PositiveBigIntegerField(primary_key=True)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    if TYPE_CHECKING:
+        actor_id: int | None
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = "événement d'audit"
+        verbose_name_plural = "événements d'audit"
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["actor", "occurred_at"]),
+            models.Index(fields=["action"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditEventIsAppendOnly("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditEventIsAppendOnly("Audit events cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """The single row every audit append locks, so the chain never forks."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"
+
+
+class DisclosureRequestUserObjectPermission(UserObjectPermissionBase):
+    # A direct foreign key gives real joins instead of guardian's generic
+    # varchar object_pk (see shared/reference/dependencies.md §2).
+    content_object = models.ForeignKey(DisclosureRequest, models.CASCADE)
+
+
+class DisclosureRequestGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(DisclosureRequest, models.CASCADE)

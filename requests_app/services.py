@@ -1,0 +1,805 @@
+"""Use cases of Huis clos: the only code that changes a request's state or
+writes the audit trail.
+
+Each public function checks the actor's right on the object, runs the
+transition declared on the model, saves and appends the audit event in one
+transaction. A refused attempt (no right, wrong state, failed
+re-authentication) changes nothing, is recorded as a `refused` event after
+the rollback, and raises `ActionRefused` with a French message for the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import django_fsm as fsm
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from legal_basis.models import LegalBasis
+
+from . import audit
+from .models import (
+    Channel,
+    ConcernedPerson,
+    DisclosureRequest,
+    InadmissibilityReason,
+    Opinion,
+    OpinionItem,
+    Proposal,
+    ReferenceCounter,
+    Reply,
+    ReplyItem,
+    ReplyKind,
+    Review,
+    Role,
+    Signature,
+    State,
+    User,
+)
+from .permissions import VIEW_CONTENT, can_see_content, visible_requests
+
+OBJECT_TYPE = "disclosure_request"
+
+
+class ActionRefused(Exception):
+    """An action that was not carried out; `message` is shown to the user."""
+
+    def __init__(self, message: str, *, cause: str, http_status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+        self.http_status = http_status
+
+
+class NotAllowed(ActionRefused):
+    def __init__(self, message: str = "Vous n'avez pas le droit d'effectuer cette action.") -> None:
+        super().__init__(message, cause="permission_denied", http_status=403)
+
+
+# ---------------------------------------------------------------------------
+# Plumbing shared by every use case
+
+
+@contextmanager
+def _recording_refusals(
+    actor: User, action: str, disclosure_request: DisclosureRequest | None
+) -> Iterator[None]:
+    """Record any refusal raised inside, after its transaction rolled back."""
+    try:
+        yield
+    except ActionRefused as refusal:
+        _record_refusal(actor, action, disclosure_request, refusal.cause)
+        raise
+    except PermissionDenied:
+        _record_refusal(actor, action, disclosure_request, "permission_denied")
+        raise NotAllowed() from None
+    except fsm.ConcurrentTransition:
+        _record_refusal(actor, action, disclosure_request, "concurrent_change")
+        raise ActionRefused(
+            "Quelqu'un d'autre vient de modifier cette demande. "
+            "Rechargez la page et vérifiez son état.",
+            cause="concurrent_change",
+        ) from None
+
+
+def _record_refusal(
+    actor: User, action: str, disclosure_request: DisclosureRequest | None, cause: str
+) -> None:
+    with transaction.atomic():
+        audit.append(
+            actor_id=actor.pk,
+            action="refused",
+            object_type=OBJECT_TYPE if disclosure_request else "",
+            object_id=disclosure_request.pk if disclosure_request else "",
+            from_state=_current_state(disclosure_request),
+            details={"attempted": action, "cause": cause},
+        )
+
+
+def _current_state(disclosure_request: DisclosureRequest | None) -> str:
+    if disclosure_request is None or disclosure_request.pk is None:
+        return ""
+    state = (
+        DisclosureRequest.objects.filter(pk=disclosure_request.pk)
+        .values_list("state", flat=True)
+        .first()
+    )
+    return state or ""
+
+
+def _fresh(disclosure_request: DisclosureRequest) -> DisclosureRequest:
+    return DisclosureRequest.objects.get(pk=disclosure_request.pk)
+
+
+def _run(
+    disclosure_request: DisclosureRequest,
+    transition: Callable[..., None],
+    *,
+    actor: User,
+    details: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Check, transition, save and audit. Call inside transaction.atomic()."""
+    name = transition.__name__
+    if not fsm.can_proceed(transition):
+        raise ActionRefused(
+            "Cette action n'est pas possible dans l'état actuel de la demande "
+            f"({disclosure_request.get_state_display()}).",
+            cause="illegal_transition",
+        )
+    if not fsm.has_transition_perm(transition, actor):
+        raise NotAllowed()
+    source = disclosure_request.state
+    transition(**kwargs)
+    disclosure_request.save()
+    audit.append(
+        actor_id=actor.pk,
+        action=name,
+        object_type=OBJECT_TYPE,
+        object_id=disclosure_request.pk,
+        from_state=source,
+        to_state=disclosure_request.state,
+        details={"reference": disclosure_request.reference, **(details or {})},
+    )
+
+
+# ---------------------------------------------------------------------------
+# Intake
+
+
+@dataclass
+class PersonData:
+    last_name: str
+    first_names: str = ""
+    birth_date: date | None = None
+    national_number: str = ""
+    cpas_file_number: str = ""
+
+
+@dataclass
+class IntakeData:
+    received_on: date
+    channel: str
+    requester_kind: str
+    requester_name: str
+    information_requested: str
+    requester_organisation: str = ""
+    requester_address: str = ""
+    requester_reference: str = ""
+    cited_provision: str = ""
+    requester_deadline: date | None = None
+    persons: list[PersonData] = field(default_factory=list)
+
+
+def inadmissibility_reasons(data: IntakeData) -> list[str]:
+    """What makes a written request inadmissible as it stands."""
+    reasons = []
+    persons = [
+        ConcernedPerson(
+            last_name=p.last_name,
+            first_names=p.first_names,
+            birth_date=p.birth_date,
+            national_number=p.national_number,
+        )
+        for p in data.persons
+    ]
+    if not persons or not all(p.is_precisely_identified() for p in persons):
+        reasons.append(InadmissibilityReason.PERSON_NOT_IDENTIFIED.value)
+    if not data.cited_provision.strip():
+        reasons.append(InadmissibilityReason.NO_LEGAL_PROVISION.value)
+    return reasons
+
+
+def _next_reference(year: int) -> tuple[int, str]:
+    # Insert-if-missing, then lock: concurrent creators queue on the row.
+    ReferenceCounter.objects.bulk_create(
+        [ReferenceCounter(year=year, last_number=0)], ignore_conflicts=True
+    )
+    counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number, f"SP-{year}-{counter.last_number:04d}"
+
+
+def register_request(
+    data: IntakeData,
+    *,
+    actor: User,
+    scan: UploadedFile | None,
+    scan_content_type: str = "",
+    follows: DisclosureRequest | None = None,
+) -> DisclosureRequest:
+    """Register an incoming request on behalf of the Président.
+
+    An oral request is recorded and closed at once: no information is ever
+    given orally. A written request that does not identify the person
+    precisely, or cites no legal provision, is declared inadmissible and gets
+    a reply saying so. Otherwise it waits for the assignment of a referent.
+    A follow-up is linked to the earlier request and copies nothing from it.
+    """
+    with _recording_refusals(actor, "register_request", None):
+        if not actor.has_role(Role.SECRETARIAT):
+            raise NotAllowed()
+        is_oral = data.channel == Channel.ORAL
+        if not is_oral and scan is None:
+            raise ActionRefused(
+                "Joignez le scan de la lettre : il est obligatoire pour une demande écrite.",
+                cause="scan_missing",
+                http_status=400,
+            )
+        if follows is not None and not visible_requests(actor).filter(pk=follows.pk).exists():
+            raise NotAllowed()
+        with transaction.atomic():
+            year = data.received_on.year
+            number, reference = _next_reference(year)
+            disclosure_request = DisclosureRequest(
+                reference=reference,
+                year=year,
+                number=number,
+                received_on=data.received_on,
+                channel=data.channel,
+                requester_kind=data.requester_kind,
+                requester_name=data.requester_name,
+                requester_organisation=data.requester_organisation,
+                requester_address=data.requester_address,
+                requester_reference=data.requester_reference,
+                cited_provision=data.cited_provision,
+                information_requested=data.information_requested,
+                requester_deadline=data.requester_deadline,
+                follows=follows,
+                registered_by=actor,
+                inadmissibility_reasons=[] if is_oral else inadmissibility_reasons(data),
+            )
+            scan_sha256 = ""
+            if scan is not None and not is_oral:
+                digest = hashlib.sha256()
+                for chunk in scan.chunks():
+                    digest.update(chunk)
+                scan_sha256 = digest.hexdigest()
+                scan.seek(0)
+                disclosure_request.scan = scan  # type: ignore[assignment]
+                disclosure_request.scan_content_type = scan_content_type
+                disclosure_request.scan_sha256 = scan_sha256
+            disclosure_request.save()
+            ConcernedPerson.objects.bulk_create(
+                ConcernedPerson(
+                    request=disclosure_request,
+                    last_name=p.last_name,
+                    first_names=p.first_names,
+                    birth_date=p.birth_date,
+                    national_number=p.national_number,
+                    cpas_file_number=p.cpas_file_number,
+                )
+                for p in data.persons
+            )
+            audit.append(
+                actor_id=actor.pk,
+                action="register_request",
+                object_type=OBJECT_TYPE,
+                object_id=disclosure_request.pk,
+                to_state=State.RECEIVED,
+                details={
+                    "reference": reference,
+                    "channel": data.channel,
+                    "requester_kind": data.requester_kind,
+                    "persons": len(data.persons),
+                    "scan_sha256": scan_sha256,
+                    "follows": follows.pk if follows else None,
+                },
+            )
+            if is_oral:
+                _run(disclosure_request, disclosure_request.close_as_oral, actor=actor)
+            elif disclosure_request.inadmissibility_reasons:
+                _run(
+                    disclosure_request,
+                    disclosure_request.declare_inadmissible,
+                    actor=actor,
+                    details={"reasons": disclosure_request.inadmissibility_reasons},
+                )
+                _create_reply(disclosure_request, kind=ReplyKind.INADMISSIBILITY)
+            else:
+                _run(disclosure_request, disclosure_request.accept_for_examination, actor=actor)
+        return disclosure_request
+
+
+# ---------------------------------------------------------------------------
+# Examination
+
+
+def assign_referent(
+    disclosure_request: DisclosureRequest, *, actor: User, referent: User
+) -> DisclosureRequest:
+    with _recording_refusals(actor, "assign_referent", disclosure_request):
+        if not (referent.is_active and referent.has_role(Role.REFERENT)):
+            raise ActionRefused(
+                "La personne choisie n'est pas un référent actif.",
+                cause="invalid_referent",
+                http_status=400,
+            )
+        with transaction.atomic():
+            previous = disclosure_request.referent
+            _run(
+                disclosure_request,
+                disclosure_request.assign_referent,
+                actor=actor,
+                referent=referent,
+                details={
+                    "referent_id": referent.pk,
+                    "previous_referent_id": previous.pk if previous else None,
+                },
+            )
+            if previous is not None and previous.pk != referent.pk:
+                remove_perm(VIEW_CONTENT, previous, disclosure_request)
+            assign_perm(VIEW_CONTENT, referent, disclosure_request)
+    return disclosure_request
+
+
+@dataclass
+class ItemData:
+    description: str
+    data_category: str
+    necessity: str = ""
+
+
+def submit_opinion(
+    disclosure_request: DisclosureRequest,
+    *,
+    actor: User,
+    legal_bases: Sequence[LegalBasis],
+    proposal: str,
+    reasoning: str,
+    items: Sequence[ItemData],
+) -> Opinion:
+    """Record the referent's reasoned opinion and send it for review.
+
+    When the DG is the referent, the opinion is the legality review itself:
+    one step, recorded as `submit_opinion_as_review`, and the reply follows.
+    """
+    with _recording_refusals(actor, "submit_opinion", disclosure_request):
+        _check_opinion(legal_bases, proposal, reasoning, items)
+        with transaction.atomic():
+            as_review = actor.has_role(Role.DIRECTOR_GENERAL)
+            transition = (
+                disclosure_request.submit_opinion_as_review
+                if as_review
+                else disclosure_request.submit_opinion
+            )
+            # Checked before writing the opinion, whose existence is the
+            # transition's condition.
+            if disclosure_request.state != State.AWAITING_OPINION:
+                raise ActionRefused(
+                    "Cette demande n'attend pas d'avis.", cause="illegal_transition"
+                )
+            if not fsm.has_transition_perm(transition, actor):
+                raise NotAllowed()
+            opinion = Opinion.objects.create(
+                request=disclosure_request,
+                number=disclosure_request.opinions.count() + 1,
+                author=actor,
+                proposal=proposal,
+                reasoning=reasoning,
+                is_review=as_review,
+            )
+            opinion.legal_bases.set(legal_bases)
+            OpinionItem.objects.bulk_create(
+                OpinionItem(
+                    opinion=opinion,
+                    position=i,
+                    description=item.description,
+                    data_category=item.data_category,
+                    necessity=item.necessity,
+                )
+                for i, item in enumerate(items, start=1)
+            )
+            _run(
+                disclosure_request,
+                transition,
+                actor=actor,
+                details={
+                    "opinion_id": opinion.pk,
+                    "proposal": proposal,
+                    "legal_bases": [b.pk for b in legal_bases],
+                    "items": len(items),
+                },
+            )
+            if as_review:
+                _create_reply(
+                    disclosure_request,
+                    kind=_reply_kind_for(proposal),
+                    opinion=opinion,
+                    legal_bases=legal_bases,
+                    items=items if proposal != Proposal.REFUSE else [],
+                )
+    return opinion
+
+
+def _check_opinion(
+    legal_bases: Sequence[LegalBasis],
+    proposal: str,
+    reasoning: str,
+    items: Sequence[ItemData],
+) -> None:
+    problems = []
+    if not legal_bases:
+        problems.append("choisissez au moins une base légale")
+    if any(not b.is_current for b in legal_bases):
+        problems.append("une base légale choisie n'est plus la version en vigueur")
+    if proposal not in Proposal.values:
+        problems.append("choisissez une proposition")
+    if not reasoning.strip():
+        problems.append("rédigez la motivation")
+    if proposal == Proposal.REFUSE and items:
+        problems.append("un refus ne propose aucune information à communiquer")
+    if proposal in (Proposal.DISCLOSE, Proposal.DISCLOSE_IN_PART):
+        if not items:
+            problems.append("indiquez les informations proposées à la communication")
+        if any(not i.description.strip() or not i.necessity.strip() for i in items):
+            problems.append(
+                "chaque information proposée doit dire pourquoi elle est strictement nécessaire"
+            )
+    if problems:
+        raise ActionRefused(
+            "L'avis est incomplet : " + " ; ".join(problems) + ".",
+            cause="invalid_opinion",
+            http_status=400,
+        )
+
+
+def _reply_kind_for(proposal: str) -> str:
+    return ReplyKind.REFUSAL if proposal == Proposal.REFUSE else ReplyKind.DISCLOSURE
+
+
+def approve(
+    disclosure_request: DisclosureRequest,
+    *,
+    actor: User,
+    amended_items: Sequence[ItemData] | None = None,
+    remarks: str = "",
+) -> Review:
+    """The DG approves the opinion's proposal, possibly with amended items."""
+    with _recording_refusals(actor, "approve", disclosure_request):
+        opinion = disclosure_request.current_opinion()
+        if opinion is None:
+            raise ActionRefused("Aucun avis à approuver.", cause="illegal_transition")
+        proposed = [
+            ItemData(i.description, i.data_category, i.necessity) for i in opinion.items.all()
+        ]
+        items = proposed if amended_items is None else list(amended_items)
+        amended = amended_items is not None and _item_keys(items) != _item_keys(proposed)
+        if opinion.proposal != Proposal.REFUSE and not items:
+            raise ActionRefused(
+                "Une communication doit garder au moins une information ; "
+                "sinon, refusez la communication.",
+                cause="invalid_decision",
+                http_status=400,
+            )
+        if opinion.proposal == Proposal.REFUSE:
+            items = []
+        with transaction.atomic():
+            review = Review.objects.create(
+                request=disclosure_request,
+                opinion=opinion,
+                reviewer=actor,
+                outcome=Review.Outcome.AMENDED if amended else Review.Outcome.APPROVED,
+                remarks=remarks,
+            )
+            _run(
+                disclosure_request,
+                disclosure_request.approve,
+                actor=actor,
+                details={
+                    "opinion_id": opinion.pk,
+                    "review_id": review.pk,
+                    "outcome": review.outcome,
+                    "items": len(items),
+                },
+            )
+            _create_reply(
+                disclosure_request,
+                kind=_reply_kind_for(opinion.proposal),
+                review=review,
+                legal_bases=list(opinion.legal_bases.all()),
+                items=items,
+            )
+    return review
+
+
+def _item_keys(items: Sequence[ItemData]) -> list[tuple[str, str]]:
+    return [(i.description.strip(), i.data_category) for i in items]
+
+
+def refuse_disclosure(
+    disclosure_request: DisclosureRequest, *, actor: User, remarks: str
+) -> Review:
+    with _recording_refusals(actor, "refuse_disclosure", disclosure_request):
+        opinion = disclosure_request.current_opinion()
+        if opinion is None:
+            raise ActionRefused("Aucun avis à examiner.", cause="illegal_transition")
+        if not remarks.strip():
+            raise ActionRefused(
+                "Motivez le refus de communication.", cause="invalid_decision", http_status=400
+            )
+        with transaction.atomic():
+            review = Review.objects.create(
+                request=disclosure_request,
+                opinion=opinion,
+                reviewer=actor,
+                outcome=Review.Outcome.REFUSED,
+                remarks=remarks,
+            )
+            _run(
+                disclosure_request,
+                disclosure_request.refuse_disclosure,
+                actor=actor,
+                details={"opinion_id": opinion.pk, "review_id": review.pk},
+            )
+            _create_reply(
+                disclosure_request,
+                kind=ReplyKind.REFUSAL,
+                review=review,
+                legal_bases=list(opinion.legal_bases.all()),
+                items=[],
+            )
+    return review
+
+
+def return_for_revision(
+    disclosure_request: DisclosureRequest, *, actor: User, remarks: str
+) -> Review:
+    with _recording_refusals(actor, "return_for_revision", disclosure_request):
+        opinion = disclosure_request.current_opinion()
+        if opinion is None:
+            raise ActionRefused("Aucun avis à renvoyer.", cause="illegal_transition")
+        if not remarks.strip():
+            raise ActionRefused(
+                "Indiquez vos remarques pour le référent.",
+                cause="invalid_decision",
+                http_status=400,
+            )
+        with transaction.atomic():
+            review = Review.objects.create(
+                request=disclosure_request,
+                opinion=opinion,
+                reviewer=actor,
+                outcome=Review.Outcome.RETURNED,
+                remarks=remarks,
+            )
+            _run(
+                disclosure_request,
+                disclosure_request.return_for_revision,
+                actor=actor,
+                details={"opinion_id": opinion.pk, "review_id": review.pk},
+            )
+    return review
+
+
+# ---------------------------------------------------------------------------
+# The reply
+
+
+def _create_reply(
+    disclosure_request: DisclosureRequest,
+    *,
+    kind: str,
+    review: Review | None = None,
+    opinion: Opinion | None = None,
+    legal_bases: Sequence[LegalBasis] = (),
+    items: Sequence[ItemData] = (),
+) -> Reply:
+    reply = Reply.objects.create(
+        request=disclosure_request,
+        kind=kind,
+        decided_by_review=review,
+        decided_by_opinion=opinion,
+        body=compose_reply_body(disclosure_request, kind, legal_bases, items),
+    )
+    reply.legal_bases.set(legal_bases)
+    ReplyItem.objects.bulk_create(
+        ReplyItem(
+            reply=reply,
+            position=i,
+            description=item.description,
+            data_category=item.data_category,
+        )
+        for i, item in enumerate(items, start=1)
+    )
+    return reply
+
+
+def compose_reply_body(
+    disclosure_request: DisclosureRequest,
+    kind: str,
+    legal_bases: Sequence[LegalBasis],
+    items: Sequence[ItemData],
+) -> str:
+    """The reply's text, built only from the decision."""
+    lines = []
+    if kind == ReplyKind.INADMISSIBILITY:
+        lines.append(
+            "Nous accusons réception de votre demande. Les membres du personnel et du "
+            "conseil du CPAS sont tenus au secret professionnel (article 458 du Code "
+            "pénal ; articles 36 et 50 de la loi organique des CPAS). Nous ne pouvons "
+            "pas traiter votre demande en l'état, pour les raisons suivantes :"
+        )
+        for reason in disclosure_request.inadmissibility_reasons:
+            lines.append(f"- {InadmissibilityReason(reason).label}.")
+        lines.append(
+            "Nous vous invitons à nous adresser une demande écrite qui identifie "
+            "précisément la personne concernée et cite la disposition légale qui "
+            "permettrait la communication des informations."
+        )
+    elif kind == ReplyKind.REFUSAL:
+        lines.append(
+            "Les membres du personnel et du conseil du CPAS sont tenus au secret "
+            "professionnel (article 458 du Code pénal ; articles 36 et 50 de la loi "
+            "organique des CPAS). Après examen, aucune exception à ce secret ne permet "
+            "de donner suite à votre demande."
+        )
+        for basis in legal_bases:
+            if basis.reply_paragraph_refused:
+                lines.append(basis.reply_paragraph_refused)
+        lines.append("Nous ne pouvons dès lors vous communiquer aucune information.")
+    else:
+        citations = "; ".join(b.citation for b in legal_bases)
+        lines.append(
+            "Après examen de votre demande, et sur la base de : "
+            f"{citations}, nous vous communiquons les informations suivantes :"
+        )
+        for item in items:
+            lines.append(f"- {item.description}")
+        for basis in legal_bases:
+            if basis.reply_paragraph_accepted:
+                lines.append(basis.reply_paragraph_accepted)
+        lines.append(
+            "Ces informations sont limitées à ce qui est strictement nécessaire au "
+            "regard de votre demande. Elles restent couvertes par le secret "
+            "professionnel pour tout autre usage."
+        )
+    return "\n".join(lines)
+
+
+def sign_reply(
+    disclosure_request: DisclosureRequest, *, actor: User, password: str
+) -> Signature:
+    """Sign the reply in the capacity the signer holds today.
+
+    The signer re-enters their password. Two distinct people sign: the
+    Président (or acting) and the DG (or acting); the referent never signs.
+    """
+    with _recording_refusals(actor, "sign_reply", disclosure_request):
+        if not password or not actor.check_password(password):
+            raise ActionRefused(
+                "Mot de passe incorrect : la signature n'a pas été apposée.",
+                cause="reauthentication_failed",
+                http_status=403,
+            )
+        with transaction.atomic():
+            first = disclosure_request.state == State.AWAITING_SIGNATURES
+            transition = (
+                disclosure_request.sign_first if first else disclosure_request.sign_second
+            )
+            if not fsm.can_proceed(transition):
+                raise ActionRefused(
+                    "Cette réponse n'attend pas de signature.", cause="illegal_transition"
+                )
+            if not fsm.has_transition_perm(transition, actor):
+                raise NotAllowed(
+                    "Vous ne pouvez pas signer cette réponse : il faut deux signataires "
+                    "distincts, le Président et le Directeur général (ou leurs "
+                    "faisant fonction), et le référent ne signe jamais."
+                )
+            reply = disclosure_request.reply
+            capacity = reply.open_capacities_for(actor)[0]
+            signature = Signature.objects.create(
+                reply=reply,
+                signer=actor,
+                capacity=capacity,
+                is_acting=actor.is_acting(capacity),
+            )
+            _run(
+                disclosure_request,
+                transition,
+                actor=actor,
+                details={
+                    "signature_id": signature.pk,
+                    "capacity": capacity,
+                    "acting": signature.is_acting,
+                },
+            )
+    return signature
+
+
+# ---------------------------------------------------------------------------
+# Dispatch, closing, withdrawal
+
+
+def record_dispatch(
+    disclosure_request: DisclosureRequest,
+    *,
+    actor: User,
+    dispatched_on: date,
+    channel: str,
+    registered_mail_number: str = "",
+) -> DisclosureRequest:
+    with _recording_refusals(actor, "record_dispatch", disclosure_request):
+        if dispatched_on > timezone.localdate():
+            raise ActionRefused(
+                "La date d'expédition ne peut pas être dans le futur.",
+                cause="invalid_dispatch",
+                http_status=400,
+            )
+        if channel == "registered_post" and not registered_mail_number.strip():
+            raise ActionRefused(
+                "Indiquez le numéro du recommandé.", cause="invalid_dispatch", http_status=400
+            )
+        with transaction.atomic():
+            _run(
+                disclosure_request,
+                disclosure_request.record_dispatch,
+                actor=actor,
+                dispatched_on=dispatched_on,
+                channel=channel,
+                registered_mail_number=registered_mail_number,
+                details={"channel": channel, "dispatched_on": dispatched_on.isoformat()},
+            )
+    return disclosure_request
+
+
+def close(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRequest:
+    with _recording_refusals(actor, "close", disclosure_request):
+        with transaction.atomic():
+            _run(disclosure_request, disclosure_request.close, actor=actor)
+    return disclosure_request
+
+
+def withdraw(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRequest:
+    with _recording_refusals(actor, "withdraw", disclosure_request):
+        with transaction.atomic():
+            _run(disclosure_request, disclosure_request.withdraw, actor=actor)
+    return disclosure_request
+
+
+# ---------------------------------------------------------------------------
+# Reads and sessions worth an audit event
+
+
+def record_access(
+    disclosure_request: DisclosureRequest, *, actor: User, what: str
+) -> None:
+    """A sensitive read: a request's page or API detail, a scan, a reply."""
+    with transaction.atomic():
+        audit.append(
+            actor_id=actor.pk,
+            action=f"read_{what}",
+            object_type=OBJECT_TYPE,
+            object_id=disclosure_request.pk,
+            details={
+                "reference": disclosure_request.reference,
+                "content": can_see_content(actor, disclosure_request),
+            },
+        )
+
+
+def record_denied_read(actor: User, *, what: str, object_id: int | str) -> None:
+    with transaction.atomic():
+        audit.append(
+            actor_id=actor.pk,
+            action="refused",
+            object_type=OBJECT_TYPE,
+            object_id=object_id,
+            details={"attempted": f"read_{what}", "cause": "not_found_or_denied"},
+        )
+
+
+def record_session_event(action: str, *, actor_id: int | None) -> None:
+    with transaction.atomic():
+        audit.append(actor_id=actor_id, action=action, object_type="session")
