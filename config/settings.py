@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "django_fsm",
     "legal_basis",
     "requests_app",
+    "letters",
 ]
 
 MIDDLEWARE = [
