@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class RequesterKind(models.TextChoices):
@@ -111,7 +112,7 @@ class LegalBasis(models.Model):
         blank=True,
         help_text='Statements with their verification tag: [{"text": "...", "tag": "V"}]',
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = LegalBasisManager()
 

@@ -1,1 +1,484 @@
-def exception_handler(exc, context): return None
+"""JSON API under /api/: the same use cases as the web pages, through the
+same services and access rules. Token authentication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from legal_basis.models import DataCategory, LegalBasis, RequesterKind
+
+from . import services
+from .models import (
+    Channel,
+    DisclosureRequest,
+    DispatchChannel,
+    Proposal,
+    Role,
+    User,
+)
+from .permissions import can_see_content, get_request_for_user, visible_requests
+from .validation import detect_scan_type, normalise_national_number
+from .views import _detail_queryset, available_actions
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, services.ActionRefused):
+        return Response({"detail": exc.message, "code": exc.cause}, status=exc.http_status)
+    if isinstance(exc, DjangoValidationError):
+        return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, APIException) and response.status_code == 404:
+        response.data = {"detail": "Introuvable."}
+    return response
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _load(request: Request, pk: int, what: str) -> DisclosureRequest:
+    user = _user(request)
+    try:
+        return get_request_for_user(user, pk)
+    except Http404:
+        services.record_denied_read(user, what=what, object_id=pk)
+        raise NotFound from None
+
+
+def _load_content(request: Request, pk: int, what: str) -> DisclosureRequest:
+    disclosure_request = _load(request, pk, what)
+    if not can_see_content(_user(request), disclosure_request):
+        services.record_denied_read(_user(request), what=what, object_id=pk)
+        raise NotFound
+    return disclosure_request
+
+
+# --------------------------------------------------------------------------
+# Serializers (output)
+
+
+class RegisterEntrySerializer(serializers.ModelSerializer[DisclosureRequest]):
+    """What the register shows: metadata only."""
+
+    state_label = serializers.CharField(source="get_state_display")
+    is_overdue = serializers.BooleanField()
+
+    class Meta:
+        model = DisclosureRequest
+        fields = [
+            "id",
+            "reference",
+            "received_on",
+            "channel",
+            "requester_kind",
+            "requester_name",
+            "requester_organisation",
+            "requester_reference",
+            "requester_deadline",
+            "state",
+            "state_label",
+            "is_overdue",
+            "referent",
+            "follows",
+            "dispatched_on",
+        ]
+
+
+class PersonSerializer(serializers.Serializer[Any]):
+    last_name = serializers.CharField(max_length=150)
+    first_names = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    national_number = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    cpas_file_number = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+    def validate_national_number(self, value: str) -> str:
+        return normalise_national_number(value)
+
+
+class ItemSerializer(serializers.Serializer[Any]):
+    description = serializers.CharField()
+    data_category = serializers.ChoiceField(choices=DataCategory.choices)
+    necessity = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class OpinionOutSerializer(serializers.Serializer[Any]):
+    number = serializers.IntegerField()
+    author = serializers.IntegerField(source="author_id")
+    proposal = serializers.CharField()
+    reasoning = serializers.CharField()
+    is_review = serializers.BooleanField()
+    submitted_at = serializers.DateTimeField()
+    legal_bases = serializers.SerializerMethodField()
+    items = ItemSerializer(many=True, source="items.all")
+
+    def get_legal_bases(self, opinion: Any) -> list[dict[str, Any]]:
+        return [
+            {"code": b.code, "version": b.version, "citation": b.citation}
+            for b in opinion.legal_bases.all()
+        ]
+
+
+class ReplyOutSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    body = serializers.CharField()
+    items = ItemSerializer(many=True, source="items.all")
+    signatures = serializers.SerializerMethodField()
+
+    def get_signatures(self, reply: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "capacity": s.capacity,
+                "signer": s.signer_id,
+                "is_acting": s.is_acting,
+                "signed_at": s.signed_at.isoformat(),
+            }
+            for s in reply.signatures.all()
+        ]
+
+
+# --------------------------------------------------------------------------
+# Serializers (input)
+
+
+class IntakeSerializer(serializers.Serializer[Any]):
+    received_on = serializers.DateField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    requester_kind = serializers.ChoiceField(choices=RequesterKind.choices)
+    requester_name = serializers.CharField(max_length=200)
+    requester_organisation = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    requester_address = serializers.CharField(required=False, allow_blank=True, default="")
+    requester_reference = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    cited_provision = serializers.CharField(required=False, allow_blank=True, default="")
+    information_requested = serializers.CharField()
+    requester_deadline = serializers.DateField(required=False, allow_null=True, default=None)
+    persons = serializers.JSONField(
+        required=False, default=list, help_text="A list of persons (JSON)."
+    )
+    follows = serializers.IntegerField(required=False, allow_null=True, default=None)
+    scan = serializers.FileField(required=False, allow_null=True, default=None)
+
+    def validate_persons(self, value: Any) -> list[services.PersonData]:
+        if not isinstance(value, list) or len(value) > 10:
+            raise serializers.ValidationError("Une liste d'au plus 10 personnes est attendue.")
+        serializer = PersonSerializer(data=value, many=True)
+        serializer.is_valid(raise_exception=True)
+        return [services.PersonData(**p) for p in serializer.validated_data]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        scan = attrs.get("scan")
+        if attrs["channel"] == Channel.ORAL:
+            attrs["scan"] = None
+            attrs["scan_content_type"] = ""
+        elif scan is None:
+            raise serializers.ValidationError(
+                {"scan": "Le scan de la lettre est obligatoire pour une demande écrite."}
+            )
+        else:
+            try:
+                attrs["scan_content_type"] = detect_scan_type(scan)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"scan": error.messages}) from None
+        return attrs
+
+
+class AssignSerializer(serializers.Serializer[Any]):
+    referent = serializers.IntegerField()
+
+
+class OpinionInSerializer(serializers.Serializer[Any]):
+    legal_bases = serializers.ListField(child=serializers.SlugField(), min_length=1)
+    proposal = serializers.ChoiceField(choices=Proposal.choices)
+    reasoning = serializers.CharField()
+    items = ItemSerializer(many=True, required=False, default=list)
+
+
+class ReviewInSerializer(serializers.Serializer[Any]):
+    remarks = serializers.CharField(required=False, allow_blank=True, default="")
+    amended_items = ItemSerializer(many=True, required=False, allow_null=True, default=None)
+
+
+class RemarksSerializer(serializers.Serializer[Any]):
+    remarks = serializers.CharField()
+
+
+class SignSerializer(serializers.Serializer[Any]):
+    password = serializers.CharField(trim_whitespace=False)
+
+
+class DispatchSerializer(serializers.Serializer[Any]):
+    dispatched_on = serializers.DateField()
+    channel = serializers.ChoiceField(choices=DispatchChannel.choices)
+    registered_mail_number = serializers.CharField(
+        max_length=60, required=False, allow_blank=True, default=""
+    )
+
+
+# --------------------------------------------------------------------------
+# Endpoints
+
+
+def _represent(disclosure_request: DisclosureRequest, user: User) -> dict[str, Any]:
+    data: dict[str, Any] = dict(RegisterEntrySerializer(disclosure_request).data)
+    data["actions"] = sorted(available_actions(disclosure_request, user))
+    if can_see_content(user, disclosure_request):
+        data.update(
+            requester_address=disclosure_request.requester_address,
+            cited_provision=disclosure_request.cited_provision,
+            information_requested=disclosure_request.information_requested,
+            inadmissibility_reasons=disclosure_request.inadmissibility_reasons,
+            persons=PersonSerializer(disclosure_request.persons.all(), many=True).data,
+            opinions=OpinionOutSerializer(disclosure_request.opinions.all(), many=True).data,
+        )
+    reply = getattr(disclosure_request, "reply", None)
+    if reply is not None and (
+        can_see_content(user, disclosure_request) or user.has_role(Role.SECRETARIAT)
+    ):
+        data["reply"] = ReplyOutSerializer(reply).data
+    return data
+
+
+def _no_role_404(user: User) -> None:
+    if not user.roles_on() or user.roles_on() == {Role.AUDITOR}:
+        raise NotFound
+
+
+@extend_schema(
+    methods=["GET"], responses=RegisterEntrySerializer(many=True), summary="The register"
+)
+@extend_schema(
+    methods=["POST"],
+    request={"multipart/form-data": IntakeSerializer},
+    responses={201: OpenApiResponse(description="The registered request")},
+    summary="Register an incoming request (secretariat)",
+)
+@api_view(["GET", "POST"])
+@parser_classes([MultiPartParser, FormParser, JSONParser])
+def request_list(request: Request) -> Response:
+    user = _user(request)
+    _no_role_404(user)
+    if request.method == "POST":
+        if not user.has_role(Role.SECRETARIAT):
+            raise NotFound
+        serializer = IntakeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        d = serializer.validated_data
+        follows = None
+        if d.get("follows"):
+            follows = _load(request, d["follows"], "request")
+        data = services.IntakeData(
+            received_on=d["received_on"],
+            channel=d["channel"],
+            requester_kind=d["requester_kind"],
+            requester_name=d["requester_name"],
+            requester_organisation=d["requester_organisation"],
+            requester_address=d["requester_address"],
+            requester_reference=d["requester_reference"],
+            cited_provision=d["cited_provision"],
+            information_requested=d["information_requested"],
+            requester_deadline=d["requester_deadline"],
+            persons=d["persons"],
+        )
+        disclosure_request = services.register_request(
+            data,
+            actor=user,
+            scan=d.get("scan"),
+            scan_content_type=d.get("scan_content_type", ""),
+            follows=follows,
+        )
+        return Response(_represent(disclosure_request, user), status=status.HTTP_201_CREATED)
+    queryset = visible_requests(user).order_by("-year", "-number")
+    state = request.query_params.get("state")
+    if state:
+        queryset = queryset.filter(state=state)
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request)
+    return paginator.get_paginated_response(RegisterEntrySerializer(page, many=True).data)
+
+
+@extend_schema(responses={200: OpenApiResponse(description="One request")})
+@api_view(["GET"])
+def request_detail(request: Request, pk: int) -> Response:
+    user = _user(request)
+    _load(request, pk, "request")
+    disclosure_request = _detail_queryset().get(pk=pk)
+    services.record_access(disclosure_request, actor=user, what="request")
+    return Response(_represent(disclosure_request, user))
+
+
+@extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse()})
+@api_view(["GET"])
+def request_scan(request: Request, pk: int) -> FileResponse:
+    disclosure_request = _load_content(request, pk, "scan")
+    if not disclosure_request.scan:
+        raise NotFound
+    services.record_access(disclosure_request, actor=_user(request), what="scan")
+    return FileResponse(
+        disclosure_request.scan.open("rb"),
+        as_attachment=True,
+        filename=f"{disclosure_request.reference}-lettre",
+        content_type=disclosure_request.scan_content_type or "application/octet-stream",
+    )
+
+
+def _done(disclosure_request: DisclosureRequest, user: User) -> Response:
+    fresh = _detail_queryset().get(pk=disclosure_request.pk)
+    return Response(_represent(fresh, user))
+
+
+def _checked(request: Request, pk: int, action: str, content: bool = True) -> DisclosureRequest:
+    disclosure_request = (
+        _load_content(request, pk, action) if content else _load(request, pk, action)
+    )
+    return disclosure_request
+
+
+@extend_schema(request=AssignSerializer, responses={200: OpenApiResponse()})
+@api_view(["POST"])
+def assign(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "assign_referent")
+    serializer = AssignSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    referent = User.objects.filter(pk=serializer.validated_data["referent"]).first()
+    if referent is None:
+        raise serializers.ValidationError({"referent": "Référent inconnu."})
+    services.assign_referent(disclosure_request, actor=user, referent=referent)
+    return _done(disclosure_request, user)
+
+
+@extend_schema(request=OpinionInSerializer, responses={200: OpenApiResponse()})
+@api_view(["POST"])
+def opinion(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "submit_opinion")
+    serializer = OpinionInSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    d = serializer.validated_data
+    codes = list(dict.fromkeys(d["legal_bases"]))
+    bases = list(LegalBasis.objects.current().filter(code__in=codes))
+    if len(bases) != len(codes):
+        raise serializers.ValidationError({"legal_bases": "Base légale inconnue."})
+    services.submit_opinion(
+        disclosure_request,
+        actor=user,
+        legal_bases=bases,
+        proposal=d["proposal"],
+        reasoning=d["reasoning"],
+        items=[services.ItemData(**i) for i in d["items"]],
+    )
+    return _done(disclosure_request, user)
+
+
+@extend_schema(request=ReviewInSerializer, responses={200: OpenApiResponse()})
+@api_view(["POST"])
+def approve(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "approve")
+    serializer = ReviewInSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    d = serializer.validated_data
+    amended = d.get("amended_items")
+    services.approve(
+        disclosure_request,
+        actor=user,
+        remarks=d["remarks"],
+        amended_items=None if amended is None else [services.ItemData(**i) for i in amended],
+    )
+    return _done(disclosure_request, user)
+
+
+@extend_schema(request=RemarksSerializer, responses={200: OpenApiResponse()})
+@api_view(["POST"])
+def refuse(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "refuse_disclosure")
+    serializer = RemarksSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    services.refuse_disclosure(
+        disclosure_request, actor=user, remarks=serializer.validated_data["remarks"]
+    )
+    return _done(disclosure_request, user)
+
+
+@extend_schema(request=RemarksSerializer, responses={200: OpenApiResponse()})
+@api_view(["POST"])
+def return_for_revision(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "return_for_revision")
+    serializer = RemarksSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    services.return_for_revision(
+        disclosure_request, actor=user, remarks=serializer.validated_data["remarks"]
+    )
+    return _done(disclosure_request, user)
+
+
+@extend_schema(request=SignSerializer, responses={200: OpenApiResponse()})
+@api_view(["POST"])
+def sign(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "sign_reply")
+    serializer = SignSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    services.sign_reply(
+        disclosure_request, actor=user, password=serializer.validated_data["password"]
+    )
+    return _done(disclosure_request, user)
+
+
+@extend_schema(request=DispatchSerializer, responses={200: OpenApiResponse()})
+@api_view(["POST"])
+def dispatch(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "record_dispatch", content=False)
+    serializer = DispatchSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    d = serializer.validated_data
+    services.record_dispatch(
+        disclosure_request,
+        actor=user,
+        dispatched_on=d["dispatched_on"],
+        channel=d["channel"],
+        registered_mail_number=d["registered_mail_number"],
+    )
+    return _done(disclosure_request, user)
+
+
+@extend_schema(
+    request=inline_serializer("Empty", fields={}), responses={200: OpenApiResponse()}
+)
+@api_view(["POST"])
+def close(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "close", content=False)
+    services.close(disclosure_request, actor=user)
+    return _done(disclosure_request, user)
+
+
+@extend_schema(
+    request=inline_serializer("EmptyWithdraw", fields={}), responses={200: OpenApiResponse()}
+)
+@api_view(["POST"])
+def withdraw(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "withdraw", content=False)
+    services.withdraw(disclosure_request, actor=user)
+    return _done(disclosure_request, user)

@@ -1,2 +1,21 @@
-urlpatterns: list[object] = []
+from django.urls import include, path
+
+from . import api
+
 app_name = "api"
+
+urlpatterns = [
+    path("requests/", api.request_list, name="request-list"),
+    path("requests/<int:pk>/", api.request_detail, name="request-detail"),
+    path("requests/<int:pk>/scan/", api.request_scan, name="request-scan"),
+    path("requests/<int:pk>/assign/", api.assign, name="request-assign"),
+    path("requests/<int:pk>/opinion/", api.opinion, name="request-opinion"),
+    path("requests/<int:pk>/approve/", api.approve, name="request-approve"),
+    path("requests/<int:pk>/refuse/", api.refuse, name="request-refuse"),
+    path("requests/<int:pk>/return/", api.return_for_revision, name="request-return"),
+    path("requests/<int:pk>/sign/", api.sign, name="request-sign"),
+    path("requests/<int:pk>/dispatch/", api.dispatch, name="request-dispatch"),
+    path("requests/<int:pk>/close/", api.close, name="request-close"),
+    path("requests/<int:pk>/withdraw/", api.withdraw, name="request-withdraw"),
+    path("", include("legal_basis.api_urls")),
+]

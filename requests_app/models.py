@@ -102,7 +102,7 @@ class ActingDesignation(models.Model):
     role = models.CharField(max_length=32, choices=ActingRole.choices)
     starts_on = models.DateField()
     ends_on = models.DateField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "désignation faisant fonction"

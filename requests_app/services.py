@@ -28,6 +28,7 @@ from legal_basis.models import LegalBasis
 
 from . import audit
 from .models import (
+    OPEN_STATES,
     Channel,
     ConcernedPerson,
     DisclosureRequest,
@@ -77,7 +78,10 @@ def _recording_refusals(
     try:
         yield
     except ActionRefused as refusal:
-        _record_refusal(actor, action, disclosure_request, refusal.cause)
+        # Bad input changes nothing, the trail included; refusals of the
+        # procedure (rights, state, re-authentication) are security events.
+        if refusal.http_status != 400:
+            _record_refusal(actor, action, disclosure_request, refusal.cause)
         raise
     except PermissionDenied:
         _record_refusal(actor, action, disclosure_request, "permission_denied")
@@ -373,14 +377,13 @@ def submit_opinion(
                 if as_review
                 else disclosure_request.submit_opinion
             )
-            # Checked before writing the opinion, whose existence is the
-            # transition's condition.
             if disclosure_request.state != State.AWAITING_OPINION:
                 raise ActionRefused(
                     "Cette demande n'attend pas d'avis.", cause="illegal_transition"
                 )
-            if not fsm.has_transition_perm(transition, actor):
-                raise NotAllowed()
+            # The opinion's existence is the transition's condition: write it
+            # first; _run then checks the right and everything rolls back if
+            # the actor is not the assigned referent.
             opinion = Opinion.objects.create(
                 request=disclosure_request,
                 number=disclosure_request.opinions.count() + 1,
@@ -699,21 +702,15 @@ def sign_reply(
                 )
             reply = disclosure_request.reply
             capacity = reply.open_capacities_for(actor)[0]
-            signature = Signature.objects.create(
-                reply=reply,
-                signer=actor,
-                capacity=capacity,
-                is_acting=actor.is_acting(capacity),
-            )
+            is_acting = actor.is_acting(capacity)
             _run(
                 disclosure_request,
                 transition,
                 actor=actor,
-                details={
-                    "signature_id": signature.pk,
-                    "capacity": capacity,
-                    "acting": signature.is_acting,
-                },
+                details={"capacity": capacity, "acting": is_acting},
+            )
+            signature = Signature.objects.create(
+                reply=reply, signer=actor, capacity=capacity, is_acting=is_acting
             )
     return signature
 
@@ -789,6 +786,13 @@ def record_access(
         )
 
 
+def record_refused_attempt(
+    actor: User, *, action: str, disclosure_request: DisclosureRequest
+) -> None:
+    """A step attempted by someone, or at a time, it doesn't belong to."""
+    _record_refusal(actor, action, disclosure_request, "step_not_available")
+
+
 def record_denied_read(actor: User, *, what: str, object_id: int | str) -> None:
     with transaction.atomic():
         audit.append(
@@ -803,3 +807,13 @@ def record_denied_read(actor: User, *, what: str, object_id: int | str) -> None:
 def record_session_event(action: str, *, actor_id: int | None) -> None:
     with transaction.atomic():
         audit.append(actor_id=actor_id, action=action, object_type="session")
+
+
+def record_audit_export(*, actor_id: int | None, fmt: str, events: int) -> None:
+    with transaction.atomic():
+        audit.append(
+            actor_id=actor_id,
+            action="export_audit",
+            object_type="audit_trail",
+            details={"format": fmt, "events": events},
+        )

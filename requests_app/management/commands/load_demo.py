@@ -1,0 +1,187 @@
+"""Demo data for `make demo`: the legal-basis catalogue, one persona per role,
+an acting DG, and requests in several states, all created through the
+services so the audit trail is real."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from legal_basis.models import LegalBasis
+from requests_app import services
+from requests_app.models import ActingDesignation, DisclosureRequest, Role, User
+
+DEMO_PASSWORD = "huisclos-demo-2026"
+
+PERSONAS = [
+    ("secretariat", "Sophie", "Lambert", [Role.SECRETARIAT]),
+    ("president", "Marc", "Dubois", [Role.PRESIDENT]),
+    ("dg", "Claire", "Renard", [Role.DIRECTOR_GENERAL]),
+    ("referent", "Julien", "Martin", [Role.REFERENT]),
+    ("referent2", "Nadia", "Benali", [Role.REFERENT]),
+    ("acting_dg", "Pierre", "Lefèvre", [Role.REFERENT]),
+    ("auditor", "Anne", "Collin", [Role.AUDITOR]),
+]
+
+SCAN = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def _scan() -> SimpleUploadedFile:
+    return SimpleUploadedFile("lettre.pdf", SCAN, content_type="application/pdf")
+
+
+class Command(BaseCommand):
+    help = "Load the legal-basis catalogue, demo personas and demo requests."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
+        users = {}
+        for username, first, last, roles in PERSONAS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last}
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                for role in roles:
+                    user.groups.add(Group.objects.get(name=role))
+            users[username] = user
+        today = timezone.localdate()
+        ActingDesignation.objects.get_or_create(
+            user=users["acting_dg"],
+            role=Role.DIRECTOR_GENERAL,
+            defaults={"starts_on": today - timedelta(days=7), "ends_on": today + timedelta(days=60)},
+        )
+        if not DisclosureRequest.objects.exists():
+            self._requests(users, today)
+        self.stdout.write(self.style.SUCCESS("Demo ready on http://127.0.0.1:8000"))
+        self.stdout.write(f"Every demo login has the password: {DEMO_PASSWORD}")
+        for username, first, last, roles in PERSONAS:
+            label = ", ".join(Role(r).label for r in roles)
+            if username == "acting_dg":
+                label += " ; Directeur général f.f. (désignation en cours)"
+            self.stdout.write(f"  {username:<12} {first} {last}: {label}")
+
+    def _requests(self, users: dict[str, User], today: date) -> None:
+        sec, pres, dg = users["secretariat"], users["president"], users["dg"]
+        ref = users["referent"]
+
+        def person(last: str, first: str, born: date) -> services.PersonData:
+            return services.PersonData(last_name=last, first_names=first, birth_date=born)
+
+        def intake(**kw: Any) -> services.IntakeData:
+            values: dict[str, Any] = {
+                "received_on": today - timedelta(days=10),
+                "channel": "post",
+                "requester_kind": "investigating_judge",
+                "requester_name": "Mme la Juge d'instruction A. Peeters",
+                "requester_organisation": "Tribunal de première instance de Namur",
+                "requester_address": "Place du Palais de Justice 5, 5000 Namur",
+                "requester_reference": "JI.NA.12/26",
+                "cited_provision": "Art. 87 à 89 du Code d'instruction criminelle",
+                "information_requested": "Adresse connue et aides octroyées depuis 2025.",
+                "requester_deadline": today + timedelta(days=20),
+                "persons": [person("Dupont", "Jean Marie", date(1979, 3, 14))],
+            }
+            values.update(kw)
+            return services.IntakeData(**values)
+
+        def register(**kw: Any) -> DisclosureRequest:
+            data = intake(**kw)
+            scan = None if data.channel == "oral" else _scan()
+            return services.register_request(
+                data, actor=sec, scan=scan, scan_content_type="application/pdf"
+            )
+
+        ji = LegalBasis.objects.current().get(code="ji-search-seizure")
+        police = LegalBasis.objects.current().get(code="police-request")
+
+        # Waiting for assignment.
+        register(
+            requester_kind="landlord",
+            requester_name="Immobilière du Centre SPRL",
+            cited_provision="Art. 1728 du Code civil",
+            information_requested="Le CPAS garantit-il le loyer de son locataire ?",
+            persons=[person("Lemaire", "Sandra", date(1990, 7, 2))],
+            requester_deadline=today - timedelta(days=1),
+        )
+        # Oral: recorded and closed.
+        register(
+            channel="oral",
+            requester_kind="police",
+            requester_name="Inspecteur de la zone de police",
+            cited_provision="",
+            information_requested="Appel téléphonique : adresse d'une personne aidée.",
+        )
+        # Inadmissible: no legal provision cited.
+        register(
+            requester_kind="recovery_company",
+            requester_name="Recouvrement Plus SA",
+            cited_provision="",
+            information_requested="Situation financière de notre débiteur.",
+            persons=[person("Claes", "Thomas", date(1985, 11, 23))],
+        )
+        # Opinion being written.
+        dr = register()
+        services.assign_referent(dr, actor=pres, referent=ref)
+        # Waiting for the DG's review.
+        dr = register(requester_reference="JI.NA.15/26")
+        services.assign_referent(dr, actor=pres, referent=ref)
+        services.submit_opinion(
+            dr,
+            actor=ref,
+            legal_bases=[ji],
+            proposal="disclose_in_part",
+            reasoning="Ordonnance du juge d'instruction dans le cadre d'une instruction. "
+            "Seules l'adresse et la période d'aide sont nécessaires.",
+            items=[
+                services.ItemData("Adresse connue du CPAS", "address", "Localiser la personne"),
+                services.ItemData("Période d'aide (2025-2026)", "aid", "Objet de l'instruction"),
+            ],
+        )
+        # Police request refused, signed once (by the DG), waiting for the Président.
+        dr = register(
+            requester_kind="police",
+            requester_name="Commissaire B. Jacobs",
+            requester_organisation="Zone de police Namur Capitale",
+            cited_provision="Art. 15 de la loi sur la fonction de police",
+            requester_reference="PV 2026/4411",
+            persons=[person("Dupont", "Jean Marie", date(1979, 3, 14))],
+        )
+        services.assign_referent(dr, actor=pres, referent=ref)
+        services.submit_opinion(
+            dr,
+            actor=ref,
+            legal_bases=[police],
+            proposal="refuse",
+            reasoning="Une demande de la police n'est pas une exception au secret "
+            "professionnel ; aucune ordonnance d'un juge d'instruction n'est jointe.",
+            items=[],
+        )
+        services.refuse_disclosure(dr, actor=dg, remarks="Pas de base légale de levée.")
+        services.sign_reply(dr, actor=dg, password=DEMO_PASSWORD)
+        # Fully signed disclosure, waiting for dispatch.
+        dr = register(requester_reference="JI.NA.18/26", received_on=today - timedelta(days=20))
+        services.assign_referent(dr, actor=pres, referent=ref)
+        services.submit_opinion(
+            dr,
+            actor=ref,
+            legal_bases=[ji],
+            proposal="disclose",
+            reasoning="Ordonnance de saisie du juge d'instruction.",
+            items=[services.ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance")],
+        )
+        services.approve(dr, actor=dg)
+        services.sign_reply(dr, actor=dg, password=DEMO_PASSWORD)
+        services.sign_reply(dr, actor=pres, password=DEMO_PASSWORD)

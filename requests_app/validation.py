@@ -1,0 +1,79 @@
+"""Checks on raw input shared by the web forms and the API."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from PIL import Image, UnidentifiedImageError
+
+_NON_DIGITS = re.compile(r"[\s.\-/]")
+
+
+def normalise_national_number(value: str) -> str:
+    """Return the 11 digits of a Belgian national register number, or raise.
+
+    The last two digits are 97 minus the first nine modulo 97; for people
+    born from 2000 on, a 2 is put before the nine digits.
+    """
+    digits = _NON_DIGITS.sub("", value or "")
+    if not digits:
+        return ""
+    if not (len(digits) == 11 and digits.isascii() and digits.isdigit()):
+        raise ValidationError(
+            "Le numéro de registre national doit compter 11 chiffres.", code="niss_format"
+        )
+    base, check = int(digits[:9]), int(digits[9:])
+    if check not in (97 - base % 97, 97 - int("2" + digits[:9]) % 97):
+        raise ValidationError(
+            "Le numéro de registre national est invalide (chiffres de contrôle).",
+            code="niss_checksum",
+        )
+    return digits
+
+
+_IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff"}
+
+
+def detect_scan_type(upload: UploadedFile) -> str:
+    """Recognise a PDF, PNG, JPEG or TIFF by its content, never by its name.
+
+    Returns the content type, or raises ValidationError with a French message.
+    """
+    limit = settings.SCAN_MAX_BYTES
+    if upload.size is None or upload.size == 0:
+        raise ValidationError("Le fichier est vide.", code="scan_empty")
+    if upload.size > limit:
+        raise ValidationError(
+            f"Le fichier dépasse la taille maximale de {limit // (1024 * 1024)} Mo.",
+            code="scan_too_large",
+        )
+    upload.seek(0)
+    head = upload.read(1024)
+    try:
+        if b"%PDF-" in head:
+            upload.seek(max(upload.size - 1024, 0))
+            tail = upload.read()
+            if b"%%EOF" not in tail:
+                raise ValidationError(
+                    "Le fichier PDF est incomplet ou endommagé.", code="scan_invalid"
+                )
+            return "application/pdf"
+        upload.seek(0)
+        try:
+            with Image.open(upload) as image:
+                kind = image.format
+                image.verify()
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+            kind = None
+        if kind not in _IMAGE_TYPES:
+            raise ValidationError(
+                "Ce fichier n'est ni un PDF, ni une image PNG, JPEG ou TIFF, "
+                "quel que soit son nom. Numérisez la lettre dans l'un de ces formats.",
+                code="scan_type",
+            )
+        return _IMAGE_TYPES[kind]
+    finally:
+        upload.seek(0)

@@ -1,0 +1,556 @@
+"""Web pages: load, check access, call a service, redirect with a message."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from legal_basis.models import RequesterKind
+
+from . import services
+from .forms import (
+    AmendedItemFormSet,
+    AssignForm,
+    DispatchForm,
+    IntakeForm,
+    ItemFormSet,
+    OpinionForm,
+    PersonFormSet,
+    ReviewForm,
+    SignForm,
+    intake_data,
+)
+from .models import (
+    DisclosureRequest,
+    Opinion,
+    Reply,
+    Role,
+    State,
+    User,
+)
+from .permissions import (
+    can_see_content,
+    get_request_for_user,
+    is_staff_member,
+    sees_everything,
+    visible_requests,
+)
+
+PAGE_SIZE = 50
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _load(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
+    """The request if the user may see it; otherwise a 404, recorded as refused."""
+    user = _user(request)
+    try:
+        return get_request_for_user(user, pk)
+    except Http404:
+        services.record_denied_read(user, what=what, object_id=pk)
+        raise
+
+
+def _load_content(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
+    disclosure_request = _load(request, pk, what)
+    if not can_see_content(_user(request), disclosure_request):
+        services.record_denied_read(_user(request), what=what, object_id=pk)
+        raise Http404
+    return disclosure_request
+
+
+def _refused(request: HttpRequest, refusal: services.ActionRefused) -> None:
+    messages.error(request, refusal.message)
+
+
+def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[str]:
+    """The steps the user may take now; drives the buttons on the request page."""
+    actions = {
+        t.name for t in disclosure_request.get_available_user_state_transitions(user)
+    }
+    # Writing the opinion is what makes its submission possible.
+    if (
+        disclosure_request.state == State.AWAITING_OPINION
+        and disclosure_request.referent_id == user.pk
+    ):
+        actions.add("submit_opinion")
+    return actions
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not is_staff_member(user):
+        return render(request, "requests_app/no_role.html", status=403)
+    visible = visible_requests(user).select_related("referent")
+    today = timezone.localdate()
+    sections: list[tuple[str, str, QuerySet[DisclosureRequest]]] = []
+    if user.has_role(Role.SECRETARIAT):
+        sections.append(
+            ("À expédier", "Réponses signées à envoyer", visible.filter(state=State.SIGNED))
+        )
+        sections.append(
+            (
+                "À clôturer",
+                "Réponses expédiées",
+                visible.filter(state=State.DISPATCHED),
+            )
+        )
+    if user.has_role(Role.PRESIDENT):
+        sections.append(
+            (
+                "À attribuer",
+                "Demandes en attente d'un référent",
+                visible.filter(state=State.AWAITING_ASSIGNMENT),
+            )
+        )
+    if user.has_role(Role.DIRECTOR_GENERAL):
+        sections.append(
+            (
+                "Contrôle de légalité",
+                "Avis en attente de votre contrôle",
+                visible.filter(state=State.AWAITING_REVIEW),
+            )
+        )
+    if user.has_role(Role.PRESIDENT) or user.has_role(Role.DIRECTOR_GENERAL):
+        sections.append(
+            (
+                "À signer",
+                "Réponses en attente de signature",
+                visible.filter(state__in=[State.AWAITING_SIGNATURES, State.PARTIALLY_SIGNED]),
+            )
+        )
+        sections.append(
+            (
+                "En retard",
+                "Demandes ouvertes dont le délai est dépassé",
+                visible.filter(
+                    state__in=[s.value for s in services.OPEN_STATES],
+                    requester_deadline__lt=today,
+                ),
+            )
+        )
+    if user.has_role(Role.REFERENT):
+        sections.append(
+            (
+                "Mes demandes",
+                "Demandes qui vous sont attribuées",
+                visible.filter(referent=user, state=State.AWAITING_OPINION).order_by(
+                    "requester_deadline", "received_on"
+                ),
+            )
+        )
+    rendered = [(title, help_text, list(qs[:PAGE_SIZE])) for title, help_text, qs in sections]
+    return render(
+        request,
+        "requests_app/home.html",
+        {"sections": rendered, "is_auditor": user.has_role(Role.AUDITOR)},
+    )
+
+
+@login_required
+def register(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not is_staff_member(user) or user.roles_on() == {Role.AUDITOR}:
+        raise Http404
+    queryset = visible_requests(user).select_related("referent")
+    state = request.GET.get("state", "")
+    kind = request.GET.get("requester_kind", "")
+    overdue = request.GET.get("overdue") == "1"
+    if state in State.values:
+        queryset = queryset.filter(state=state)
+    if kind in RequesterKind.values:
+        queryset = queryset.filter(requester_kind=kind)
+    if overdue:
+        queryset = queryset.filter(
+            state__in=[s.value for s in services.OPEN_STATES],
+            requester_deadline__lt=timezone.localdate(),
+        )
+    page = Paginator(queryset.order_by("-year", "-number"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "requests_app/register.html",
+        {
+            "page": page,
+            "states": State.choices,
+            "kinds": RequesterKind.choices,
+            "selected": {"state": state, "requester_kind": kind, "overdue": overdue},
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not user.has_role(Role.SECRETARIAT):
+        raise Http404
+    follows = None
+    follows_pk = request.GET.get("follows") or request.POST.get("follows")
+    if follows_pk:
+        try:
+            follows = get_request_for_user(user, int(follows_pk))
+        except (ValueError, Http404):
+            raise Http404 from None
+    form = IntakeForm(request.POST or None, request.FILES or None)
+    persons = PersonFormSet(request.POST or None, prefix="persons")
+    if request.method == "POST" and form.is_valid() and persons.is_valid():
+        data = intake_data(form, [p.to_data() for p in persons if p.has_changed()])
+        try:
+            disclosure_request = services.register_request(
+                data,
+                actor=user,
+                scan=form.cleaned_data.get("scan"),
+                scan_content_type=form.cleaned_data.get("scan_content_type", ""),
+                follows=follows,
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(request, _intake_message(disclosure_request))
+            return redirect(disclosure_request)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "requests_app/create.html",
+        {"form": form, "persons": persons, "follows": follows},
+        status=status,
+    )
+
+
+def _intake_message(disclosure_request: DisclosureRequest) -> str:
+    ref = disclosure_request.reference
+    if disclosure_request.state == State.CLOSED_ORAL:
+        return (
+            f"Demande orale {ref} enregistrée et clôturée : aucune information n'est "
+            "jamais donnée oralement. Invitez le demandeur à écrire au Président."
+        )
+    if disclosure_request.state == State.AWAITING_SIGNATURES:
+        return (
+            f"Demande {ref} enregistrée et déclarée irrecevable en l'état. La réponse "
+            "d'irrecevabilité attend les signatures du Président et du DG."
+        )
+    return f"Demande {ref} enregistrée. Elle attend l'attribution d'un référent."
+
+
+def _detail_queryset() -> QuerySet[DisclosureRequest]:
+    return DisclosureRequest.objects.select_related(
+        "referent", "registered_by", "follows", "reply"
+    ).prefetch_related(
+        "persons",
+        "follow_ups",
+        Prefetch(
+            "opinions",
+            queryset=Opinion.objects.select_related("author").prefetch_related(
+                "items", "legal_bases"
+            ),
+        ),
+        "reviews__reviewer",
+        "reply__items",
+        "reply__legal_bases",
+        "reply__signatures__signer",
+    )
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    _load(request, pk, "request")
+    disclosure_request = _detail_queryset().get(pk=pk)
+    services.record_access(disclosure_request, actor=user, what="request")
+    content = can_see_content(user, disclosure_request)
+    reply: Reply | None = getattr(disclosure_request, "reply", None)
+    show_reply = content or (
+        reply is not None and user.has_role(Role.SECRETARIAT)
+    )
+    opinions = list(disclosure_request.opinions.all()) if content else []
+    return render(
+        request,
+        "requests_app/detail.html",
+        {
+            "dr": disclosure_request,
+            "content": content,
+            "opinions": opinions,
+            "reviews": list(disclosure_request.reviews.all()) if content else [],
+            "reply": reply if show_reply else None,
+            "actions": available_actions(disclosure_request, user),
+            "sees_everything": sees_everything(user),
+        },
+    )
+
+
+@login_required
+def scan(request: HttpRequest, pk: int) -> FileResponse:
+    disclosure_request = _load_content(request, pk, "scan")
+    if not disclosure_request.scan:
+        raise Http404
+    services.record_access(disclosure_request, actor=_user(request), what="scan")
+    extension = {
+        "application/pdf": "pdf",
+        "image/png": "png",
+        "image/jpeg": "jpg",
+        "image/tiff": "tif",
+    }.get(disclosure_request.scan_content_type, "bin")
+    response = FileResponse(
+        disclosure_request.scan.open("rb"),
+        as_attachment=True,
+        filename=f"{disclosure_request.reference}-lettre.{extension}",
+        content_type=disclosure_request.scan_content_type or "application/octet-stream",
+    )
+    return response
+
+
+def _forbidden(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    messages.error(request, "Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
+    return render(
+        request, "requests_app/forbidden.html", {"dr": disclosure_request}, status=403
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    disclosure_request = _load_content(request, pk, "assign_referent")
+    if "assign_referent" not in available_actions(disclosure_request, user):
+        if request.method == "POST":
+            _try_refused(user, "assign_referent", disclosure_request)
+        return _forbidden(request, disclosure_request)
+    form = AssignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.assign_referent(
+                disclosure_request, actor=user, referent=form.cleaned_data["referent"]
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(
+                request,
+                f"Référent attribué à la demande {disclosure_request.reference}.",
+            )
+            return redirect(disclosure_request)
+    return render(
+        request,
+        "requests_app/assign.html",
+        {"dr": disclosure_request, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _try_refused(user: User, action: str, disclosure_request: DisclosureRequest) -> None:
+    """A forged POST for a step that isn't the user's: record it as refused."""
+    services.record_refused_attempt(user, action=action, disclosure_request=disclosure_request)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def opinion(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    disclosure_request = _load_content(request, pk, "submit_opinion")
+    if "submit_opinion" not in available_actions(disclosure_request, user):
+        if request.method == "POST":
+            _try_refused(user, "submit_opinion", disclosure_request)
+        return _forbidden(request, disclosure_request)
+    form = OpinionForm(request.POST or None)
+    items = ItemFormSet(request.POST or None, prefix="items")
+    if request.method == "POST" and form.is_valid() and items.is_valid():
+        try:
+            services.submit_opinion(
+                disclosure_request,
+                actor=user,
+                legal_bases=list(form.cleaned_data["legal_bases"]),
+                proposal=form.cleaned_data["proposal"],
+                reasoning=form.cleaned_data["reasoning"],
+                items=[i.to_data() for i in items if i.has_changed()],
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(
+                request,
+                f"Avis enregistré pour la demande {disclosure_request.reference}.",
+            )
+            return redirect(disclosure_request)
+    previous = _detail_queryset().get(pk=pk)
+    return render(
+        request,
+        "requests_app/opinion.html",
+        {
+            "dr": previous,
+            "form": form,
+            "items": items,
+            "last_review": previous.reviews.last(),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+REVIEW_ACTIONS = {"approve", "refuse_disclosure", "return_for_revision"}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    disclosure_request = _load_content(request, pk, "review")
+    if not REVIEW_ACTIONS & available_actions(disclosure_request, user):
+        if request.method == "POST":
+            _try_refused(user, "review", disclosure_request)
+        return _forbidden(request, disclosure_request)
+    current = _detail_queryset().get(pk=pk)
+    opinion_obj = current.current_opinion()
+    assert opinion_obj is not None  # awaiting_review implies an opinion
+    initial = [
+        {"keep": True, "description": i.description, "data_category": i.data_category}
+        for i in opinion_obj.items.all()
+    ]
+    form = ReviewForm(request.POST or None)
+    amended = AmendedItemFormSet(request.POST or None, prefix="items", initial=initial)
+    if request.method == "POST" and form.is_valid() and amended.is_valid():
+        decision = form.cleaned_data["decision"]
+        remarks = form.cleaned_data.get("remarks", "")
+        try:
+            if decision == "approve":
+                services.approve(disclosure_request, actor=user, remarks=remarks)
+                done = "Proposition approuvée. La réponse attend les deux signatures."
+            elif decision == "amend":
+                kept = [
+                    services.ItemData(f.cleaned_data["description"], f.cleaned_data["data_category"])
+                    for f in amended
+                    if f.cleaned_data.get("keep")
+                ]
+                services.approve(
+                    disclosure_request, actor=user, amended_items=kept, remarks=remarks
+                )
+                done = "Proposition modifiée et approuvée. La réponse attend les signatures."
+            elif decision == "refuse":
+                services.refuse_disclosure(disclosure_request, actor=user, remarks=remarks)
+                done = "Communication refusée. La lettre de refus attend les signatures."
+            else:
+                services.return_for_revision(disclosure_request, actor=user, remarks=remarks)
+                done = "Avis renvoyé au référent avec vos remarques."
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(request, f"{disclosure_request.reference} : {done}")
+            return redirect(disclosure_request)
+    return render(
+        request,
+        "requests_app/review.html",
+        {"dr": current, "opinion": opinion_obj, "form": form, "amended": amended},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+SIGN_ACTIONS = {"sign_first", "sign_second"}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sign(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    disclosure_request = _load_content(request, pk, "sign_reply")
+    if not SIGN_ACTIONS & available_actions(disclosure_request, user):
+        if request.method == "POST":
+            _try_refused(user, "sign_reply", disclosure_request)
+        return _forbidden(request, disclosure_request)
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            signature = services.sign_reply(
+                disclosure_request, actor=user, password=form.cleaned_data["password"]
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(
+                request,
+                f"Réponse {disclosure_request.reference} signée "
+                f"({signature.get_capacity_display()}"
+                f"{' f.f.' if signature.is_acting else ''}).",
+            )
+            return redirect(disclosure_request)
+    current = _detail_queryset().get(pk=pk)
+    return render(
+        request,
+        "requests_app/sign.html",
+        {"dr": current, "reply": current.reply, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    disclosure_request = _load(request, pk, "record_dispatch")
+    if "record_dispatch" not in available_actions(disclosure_request, user):
+        if request.method == "POST":
+            _try_refused(user, "record_dispatch", disclosure_request)
+        return _forbidden(request, disclosure_request)
+    form = DispatchForm(request.POST or None, initial={"dispatched_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_dispatch(
+                disclosure_request,
+                actor=user,
+                dispatched_on=form.cleaned_data["dispatched_on"],
+                channel=form.cleaned_data["channel"],
+                registered_mail_number=form.cleaned_data.get("registered_mail_number", ""),
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(
+                request, f"Expédition de la réponse {disclosure_request.reference} enregistrée."
+            )
+            return redirect(disclosure_request)
+    return render(
+        request,
+        "requests_app/dispatch.html",
+        {"dr": disclosure_request, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def close(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    disclosure_request = _load(request, pk, "close")
+    try:
+        services.close(disclosure_request, actor=user)
+    except services.ActionRefused as refusal:
+        _refused(request, refusal)
+        return _forbidden(request, disclosure_request)
+    messages.success(request, f"Demande {disclosure_request.reference} clôturée.")
+    return redirect(disclosure_request)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    disclosure_request = _load(request, pk, "withdraw")
+    try:
+        services.withdraw(disclosure_request, actor=user)
+    except services.ActionRefused as refusal:
+        _refused(request, refusal)
+        return _forbidden(request, disclosure_request)
+    messages.success(
+        request, f"Retrait de la demande {disclosure_request.reference} enregistré."
+    )
+    return redirect(disclosure_request)
