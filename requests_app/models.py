@@ -66,19 +66,19 @@ class User(AbstractUser):
 
     def roles_on(self, day: date | None = None) -> frozenset[str]:
         """Roles held on `day`: group memberships plus acting designations."""
+        if not self.is_active or self.pk is None:
+            return frozenset()
         day = day or timezone.localdate()
+        # Cached per instance: a web request loads its user afresh.
         cache: dict[date, frozenset[str]] = self.__dict__.setdefault("_roles_cache", {})
         if day not in cache:
-            if not self.is_active:
-                cache[day] = frozenset()
-            else:
-                groups = {g.name for g in self.groups.all()}
-                acting = set(
-                    self.acting_designations.filter(
-                        starts_on__lte=day, ends_on__gte=day
-                    ).values_list("role", flat=True)
-                )
-                cache[day] = frozenset((groups | acting) & set(Role.values))
+            groups = {g.name for g in self.groups.all()}
+            acting = set(
+                self.acting_designations.filter(
+                    starts_on__lte=day, ends_on__gte=day
+                ).values_list("role", flat=True)
+            )
+            cache[day] = frozenset((groups | acting) & set(Role.values))
         return cache[day]
 
     def has_role(self, role: str, day: date | None = None) -> bool:

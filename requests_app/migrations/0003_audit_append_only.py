@@ -44,7 +44,9 @@ SQLITE_DOWN = [
 def install(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_UP)
+        # A raw cursor: the plpgsql body contains a literal '%'.
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(POSTGRES_UP)
     elif vendor == "sqlite":
         for statement in SQLITE_UP:
             schema_editor.execute(statement)
@@ -55,7 +57,8 @@ def install(apps, schema_editor):
 def uninstall(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(POSTGRES_DOWN)
     elif vendor == "sqlite":
         for statement in SQLITE_DOWN:
             schema_editor.execute(statement)

@@ -1,0 +1,306 @@
+"""The audit hash chain without Django: canonical form and verification.
+
+This module imports nothing from Django, so verification workers can be
+started as fresh processes and the canonical form stays in one place.
+`requests_app.audit` re-exports what the rest of the project uses.
+
+Canonical serialisation of an event: UTF-8 JSON of the object below, keys
+sorted, separators "," and ":", no whitespace, non-ASCII characters kept as
+they are (`json.dumps(fields, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False)`):
+
+    {"action", "actor_id", "details", "from_state", "object_id",
+     "object_type", "occurred_at", "prev_hash", "seq", "to_state"}
+
+`occurred_at` is UTC, ISO 8601 with microseconds and a "Z" suffix;
+`actor_id` is an integer or null; `object_id` is a string. `hash` is the
+lowercase hex SHA-256 of those bytes. The first event's `prev_hash` is 64
+zeros. docs/audit.md documents the same form for outside verifiers.
+
+Verification walks rows ordered by `seq`. A row is a tuple
+
+    (seq, occurred_at, actor_id, action, object_type, object_id,
+     from_state, to_state, details_json, prev_hash, hash)
+
+where `occurred_at` is already formatted as above and `details_json` is any
+JSON text of the details (the database's own rendering of the jsonb value
+will do: it is parsed and re-serialised canonically). `verify_tuples` is
+the single implementation of the checks; every entry point (the
+management command, the auditor's "verify now" button, the tests on
+in-memory rows) goes through it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+FIELD_NAMES = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "from_state",
+    "to_state",
+    "details",
+    "prev_hash",
+)
+ROW_NAMES = (*FIELD_NAMES, "hash")
+
+_dump_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False
+).encode
+_load = json.JSONDecoder().decode
+
+# Bounded memo tables: codes (actions, states, object types, ids) repeat a
+# lot; a table that fills up simply stops growing.
+_MEMO_LIMIT = 200_000
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
+    """The reference implementation: slow, obviously right."""
+    return json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def compute_hash(fields: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(fields)).hexdigest()
+
+
+class _JsonString(dict[Any, str]):
+    """A value -> its JSON encoding, memoising strings only.
+
+    Only str keys are stored, so a lookup never confuses 1, 1.0 and True.
+    """
+
+    def __missing__(self, key: Any) -> str:
+        value = _dump_canonical(key)
+        if type(key) is str and len(self) < _MEMO_LIMIT:
+            self[key] = value
+        return value
+
+
+class _JsonInt(dict[int, str]):
+    """An int -> its JSON encoding (memoised); only ever looked up with ints."""
+
+    def __missing__(self, key: int) -> str:
+        value = str(key)
+        if len(self) < _MEMO_LIMIT:
+            self[key] = value
+        return value
+
+
+class _JsonDetails(dict[str, str]):
+    """JSON text of a details value -> canonical JSON text (memoised)."""
+
+    def __missing__(self, key: str) -> str:
+        try:
+            value = _dump_canonical(_load(key))
+        except (TypeError, ValueError):
+            # Not JSON: no canonical form can hash to the stored value.
+            return "\x00not-json"
+        if len(self) < _MEMO_LIMIT:
+            self[key] = value
+        return value
+
+
+def _json_timestamp(text: Any) -> str:
+    # A well-formed timestamp needs no escaping; anything odd (a tampered
+    # in-memory row) goes through the encoder like every other string.
+    if type(text) is str and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return _dump_canonical(text)
+
+
+def canonical_text(
+    seq: int,
+    occurred_at: str,
+    actor_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    from_state: str,
+    to_state: str,
+    details_json: str,
+    prev_hash: str,
+) -> str:
+    """The canonical JSON text, built directly (same result as canonical_bytes)."""
+    enc = _dump_canonical
+    return (
+        f'{{"action":{enc(action)},"actor_id":{enc(actor_id)},'
+        f'"details":{enc(_load(details_json))},"from_state":{enc(from_state)},'
+        f'"object_id":{enc(object_id)},"object_type":{enc(object_type)},'
+        f'"occurred_at":{_json_timestamp(occurred_at)},"prev_hash":{enc(prev_hash)},'
+        f'"seq":{enc(seq)},"to_state":{enc(to_state)}}}'
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    seq: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"seq {self.seq}: {self.problem}"
+
+
+@dataclass
+class Segment:
+    """What the walk over a run of consecutive rows found."""
+
+    count: int = 0
+    first_seq: int | None = None
+    first_prev_hash: str | None = None
+    last_seq: int | None = None
+    last_hash: str | None = None
+    finding: Finding | None = None
+    # Checkpoint seq -> the stored hash found there (only those walked over).
+    checkpoint_hashes: dict[int, str] = field(default_factory=dict)
+
+
+def verify_tuples(
+    rows: Iterable[Sequence[Any]],
+    *,
+    checkpoints: Mapping[int, str] | None = None,
+    start_seq: int = 1,
+    start_prev_hash: str | None = GENESIS_HASH,
+) -> Segment:
+    """Walk rows in storage order; stop at the first broken link.
+
+    Checks, for each row: its seq is the expected one (gapless from
+    `start_seq`), its prev_hash is the previous row's hash (for the first
+    row: `start_prev_hash`, unless None), its hash is the SHA-256 of its
+    canonical form, and, where `checkpoints` names its seq, its hash is the
+    signed one. A sequence break is reported at the smallest seq involved
+    (the missing, duplicated or misplaced number).
+    """
+    checkpoints = checkpoints or {}
+    pending = sorted(s for s in checkpoints if s >= start_seq)
+    pending.reverse()
+    next_cp = pending.pop() if pending else -1
+
+    sha = hashlib.sha256
+    enc = _dump_canonical
+    jstr = _JsonString()
+    jint = _JsonInt()
+    jdet = _JsonDetails()
+    result = Segment()
+    expected = start_seq
+    prev: str | None = start_prev_hash
+    last_good_cp: int | None = None
+    for row in rows:
+        seq, at, actor, action, otype, oid, fs, ts, det, ph, h = row
+        if seq != expected or type(seq) is not int:
+            if type(seq) is not int:
+                result.finding = Finding(expected, f"sequence broken: seq {seq!r} is not an integer")
+                break
+            if seq < expected:
+                problem = f"sequence broken: expected {expected}, found {seq} again (duplicate or reordering)"
+            else:
+                problem = f"sequence broken: expected {expected}, found {seq} (missing or reordered event)"
+            result.finding = Finding(min(seq, expected), problem)
+            break
+        if result.count == 0:
+            result.first_seq = seq
+            result.first_prev_hash = ph
+        if prev is not None and ph != prev:
+            result.finding = Finding(
+                seq, "prev_hash does not match the hash of the previous event"
+            )
+            break
+        # prev_hash equals a verified hex digest (or genesis), so it needs no escaping;
+        # an unchecked first prev_hash goes through the encoder.
+        ph_json = f'"{ph}"' if prev is not None else jstr[ph]
+        text = (
+            f'{{"action":{jstr[action]},"actor_id":{jint[actor] if type(actor) is int else enc(actor)},'
+            f'"details":{jdet[det]},"from_state":{jstr[fs]},'
+            f'"object_id":{jstr[oid]},"object_type":{jstr[otype]},'
+            f'"occurred_at":{_json_timestamp(at)},"prev_hash":{ph_json},'
+            f'"seq":{seq},"to_state":{jstr[ts]}}}'
+        )
+        if sha(text.encode()).hexdigest() != h:
+            result.finding = Finding(seq, "hash does not match the event's content")
+            break
+        if seq == next_cp:
+            result.checkpoint_hashes[seq] = h
+            if h != checkpoints[seq]:
+                since = (
+                    f"after the checkpoint at seq {last_good_cp}"
+                    if last_good_cp is not None
+                    else "at or before this seq"
+                )
+                result.finding = Finding(
+                    seq,
+                    "hash differs from the signed checkpoint: the chain was rewritten "
+                    f"{since} (hashes recomputed)",
+                )
+                break
+            last_good_cp = seq
+            next_cp = pending.pop() if pending else -1
+        prev = h
+        expected += 1
+        result.count += 1
+    if result.count:
+        result.last_seq = expected - 1
+        result.last_hash = prev
+    return result
+
+
+def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
+    """Join walks over consecutive seq ranges, as if one walk had been made.
+
+    Each item is (first seq of the range, its Segment walked with
+    start_seq=that seq and start_prev_hash=None).
+    """
+    total = Segment()
+    expected = 1
+    prev = GENESIS_HASH
+    for low, seg in segments:
+        total.checkpoint_hashes.update(seg.checkpoint_hashes)
+        if seg.first_seq is None:
+            if seg.finding is not None:  # the range's first row was out of sequence
+                if expected != low:
+                    total.finding = Finding(
+                        expected,
+                        f"sequence broken: expected {expected}, found {seg.finding.seq}",
+                    )
+                else:
+                    total.finding = seg.finding
+                return total
+            continue
+        if expected != low:
+            total.finding = Finding(
+                expected, f"sequence broken: expected {expected}, found {seg.first_seq}"
+            )
+            return total
+        if seg.first_prev_hash != prev:
+            total.finding = Finding(
+                low, "prev_hash does not match the hash of the previous event"
+            )
+            return total
+        if total.first_seq is None:
+            total.first_seq = seg.first_seq
+            total.first_prev_hash = seg.first_prev_hash
+        total.count += seg.count
+        total.last_seq = seg.last_seq
+        total.last_hash = seg.last_hash
+        if seg.finding is not None:
+            total.finding = seg.finding
+            return total
+        assert seg.last_seq is not None and seg.last_hash is not None
+        expected = seg.last_seq + 1
+        prev = seg.last_hash
+    return total
