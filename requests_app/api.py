@@ -343,10 +343,25 @@ def _done(disclosure_request: DisclosureRequest, user: User) -> Response:
     return Response(_represent(fresh, user))
 
 
-def _checked(request: Request, pk: int, action: str, content: bool = True) -> DisclosureRequest:
+def _checked(
+    request: Request, pk: int, action: str, steps: set[str], content: bool = True
+) -> DisclosureRequest:
+    """Load the request; 404 if hidden, 403 (recorded) if the step isn't the user's now.
+
+    Checked before the payload, so an unauthorised call learns nothing from
+    validation errors.
+    """
+    user = _user(request)
     disclosure_request = (
         _load_content(request, pk, action) if content else _load(request, pk, action)
     )
+    if not steps & available_actions(disclosure_request, user):
+        services.record_refused_attempt(
+            user, action=action, disclosure_request=disclosure_request
+        )
+        raise services.NotAllowed(
+            "Cette étape n'est pas (ou plus) la vôtre pour cette demande."
+        )
     return disclosure_request
 
 
@@ -354,7 +369,7 @@ def _checked(request: Request, pk: int, action: str, content: bool = True) -> Di
 @api_view(["POST"])
 def assign(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "assign_referent")
+    disclosure_request = _checked(request, pk, "assign_referent", {"assign_referent"})
     serializer = AssignSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     referent = User.objects.filter(pk=serializer.validated_data["referent"]).first()
@@ -368,7 +383,7 @@ def assign(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def opinion(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "submit_opinion")
+    disclosure_request = _checked(request, pk, "submit_opinion", {"submit_opinion"})
     serializer = OpinionInSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     d = serializer.validated_data
@@ -391,7 +406,7 @@ def opinion(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def approve(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "approve")
+    disclosure_request = _checked(request, pk, "approve", {"approve"})
     serializer = ReviewInSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     d = serializer.validated_data
@@ -409,7 +424,7 @@ def approve(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def refuse(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "refuse_disclosure")
+    disclosure_request = _checked(request, pk, "refuse_disclosure", {"refuse_disclosure"})
     serializer = RemarksSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     services.refuse_disclosure(
@@ -422,7 +437,7 @@ def refuse(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def return_for_revision(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "return_for_revision")
+    disclosure_request = _checked(request, pk, "return_for_revision", {"return_for_revision"})
     serializer = RemarksSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     services.return_for_revision(
@@ -435,7 +450,7 @@ def return_for_revision(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def sign(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "sign_reply")
+    disclosure_request = _checked(request, pk, "sign_reply", {"sign_first", "sign_second"})
     serializer = SignSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     services.sign_reply(
@@ -448,7 +463,7 @@ def sign(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def dispatch(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "record_dispatch", content=False)
+    disclosure_request = _checked(request, pk, "record_dispatch", {"record_dispatch"}, content=False)
     serializer = DispatchSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     d = serializer.validated_data
@@ -468,7 +483,7 @@ def dispatch(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def close(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "close", content=False)
+    disclosure_request = _checked(request, pk, "close", {"close"}, content=False)
     services.close(disclosure_request, actor=user)
     return _done(disclosure_request, user)
 
@@ -479,6 +494,6 @@ def close(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def withdraw(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "withdraw", content=False)
+    disclosure_request = _checked(request, pk, "withdraw", {"withdraw"}, content=False)
     services.withdraw(disclosure_request, actor=user)
     return _done(disclosure_request, user)

@@ -1,0 +1,184 @@
+"""Route × role × method access matrix (T-AC-1, T-AC-2).
+
+Every URL pattern of the resolver must appear in ROUTES, so a new route
+without an access rule fails `test_every_route_has_an_access_rule`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS, PASSWORD, reread
+
+CANARIES = [CANARY_NAME, CANARY_FIRST, CANARY_NISS, "CANARYINFO", "CANARYRUE", "CANARYMOTIF"]
+ROLES = ["secretariat", "president", "dg", "referent", "other_referent", "auditor", "outsider"]
+STAFF = {"secretariat", "president", "dg", "referent", "other_referent", "auditor"}
+CONTENT = {"president", "dg", "referent"}
+REGISTER = {"secretariat", "president", "dg", "referent", "other_referent"}
+
+
+def iter_patterns(
+    patterns: list[URLPattern | URLResolver], prefix: str = "", namespace: str = ""
+) -> Iterator[tuple[str, str]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace or ""
+            full_ns = f"{namespace}:{ns}" if namespace and ns else (ns or namespace)
+            yield from iter_patterns(pattern.url_patterns, prefix + str(pattern.pattern), full_ns)
+        else:
+            name = pattern.name or ""
+            yield (f"{namespace}:{name}" if namespace else name, prefix + str(pattern.pattern))
+
+
+# name -> (state the request must be in, or None for routes without a
+# request; methods to try; roles that may use it). Object routes not
+# allowed must answer 404 (hidden) or 403 (visible but not your step).
+ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
+    "requests_app:home": (None, ["GET"], STAFF),
+    "requests_app:register": (None, ["GET"], REGISTER),
+    "requests_app:create": (None, ["GET"], {"secretariat"}),
+    "requests_app:detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
+    "requests_app:scan": ("awaiting_review", ["GET"], CONTENT),
+    "requests_app:assign": ("awaiting_assignment", ["GET", "POST"], {"president", "dg"}),
+    "requests_app:opinion": ("awaiting_opinion", ["GET", "POST"], {"referent"}),
+    "requests_app:review": ("awaiting_review", ["GET", "POST"], {"dg"}),
+    "requests_app:sign": ("awaiting_signatures", ["GET", "POST"], {"president", "dg"}),
+    "requests_app:dispatch": ("signed", ["GET", "POST"], {"secretariat"}),
+    "requests_app:close": ("dispatched", ["POST"], {"secretariat"}),
+    "requests_app:withdraw": ("awaiting_opinion", ["POST"], {"secretariat", "president", "dg"}),
+    "api:request-list": (None, ["GET"], REGISTER),
+    "api:request-detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
+    "api:request-scan": ("awaiting_review", ["GET"], CONTENT),
+    "api:request-assign": ("awaiting_assignment", ["POST"], {"president", "dg"}),
+    "api:request-opinion": ("awaiting_opinion", ["POST"], {"referent"}),
+    "api:request-approve": ("awaiting_review", ["POST"], {"dg"}),
+    "api:request-refuse": ("awaiting_review", ["POST"], {"dg"}),
+    "api:request-return": ("awaiting_review", ["POST"], {"dg"}),
+    "api:request-sign": ("awaiting_signatures", ["POST"], {"president", "dg"}),
+    "api:request-dispatch": ("signed", ["POST"], {"secretariat"}),
+    "api:request-close": ("dispatched", ["POST"], {"secretariat"}),
+    "api:request-withdraw": ("awaiting_opinion", ["POST"], {"secretariat", "president", "dg"}),
+    "api:legal-basis-list": (None, ["GET"], STAFF),
+    "api:legal-basis-detail": (None, ["GET"], STAFF),
+    "api-schema": (None, ["GET"], STAFF | {"outsider"}),
+    "legal_basis:list": (None, ["GET"], STAFF),
+    "legal_basis:detail": (None, ["GET"], STAFF),
+    # Public by nature; tested elsewhere.
+    "login": (None, [], set()),
+    "logout": (None, [], set()),
+}
+EXTERNAL_PREFIXES = ("admin:", "audit:", "letters:")
+
+
+def test_every_route_has_an_access_rule():
+    names = {name for name, _ in iter_patterns(get_resolver().url_patterns)}
+    unnamed = [route for name, route in iter_patterns(get_resolver().url_patterns) if not name]
+    missing = sorted(
+        n for n in names if n not in ROUTES and not n.startswith(EXTERNAL_PREFIXES)
+    )
+
+    assert not unnamed, f"unnamed routes: {unnamed}"
+    assert not missing, f"routes without an access rule: {missing}"
+
+
+def _url(name: str, dr) -> str:
+    if name == "api:legal-basis-detail":
+        return reverse(name, args=["cp-458"])
+    if name == "legal_basis:detail":
+        return reverse(name, args=["cp-458", 1])
+    if dr is None:
+        return reverse(name)
+    return reverse(name, args=[dr.pk])
+
+
+def _call(client, method: str, url: str, api: bool):
+    if method == "GET":
+        return client.get(url)
+    payload = {"password": PASSWORD, "remarks": "x"}
+    if api:
+        return client.post(url, payload, format="json")
+    return client.post(url, payload)
+
+
+def _body(response) -> str:
+    if hasattr(response, "streaming_content"):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+CASES = [
+    (name, method, role)
+    for name, (_, methods, _allowed) in ROUTES.items()
+    for method in methods
+    for role in [*ROLES, "anonymous"]
+]
+
+
+@pytest.mark.parametrize(("name", "method", "role"), CASES)
+def test_route_role_method_matrix(name, method, role, flow, personas, client):
+    state, _, allowed = ROUTES[name]
+    dr = flow.in_state(state) if state else None
+    api = name.startswith("api")
+    if api:
+        client = APIClient()
+        if role != "anonymous":
+            token = Token.objects.create(user=personas[role])
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    elif role != "anonymous":
+        client.force_login(personas[role])
+    url = _url(name, dr)
+
+    response = _call(client, method, url, api)
+
+    assert response.status_code < 500
+    if role == "anonymous":
+        if api:
+            assert response.status_code in (401, 403)
+        else:
+            assert response.status_code == 302
+            assert response["Location"].startswith(reverse("login"))
+        return
+    if role in allowed:
+        # 400: the step was reached and the (deliberately incomplete) payload refused.
+        assert response.status_code in (200, 201, 302, 400), _body(response)[:500]
+        return
+    assert response.status_code in (403, 404), (response.status_code, _body(response)[:300])
+    body = _body(response)
+    for canary in CANARIES:
+        assert canary not in body
+    if dr is not None and state:
+        # The request did not move.
+        assert reread(dr).state == state
+
+
+@pytest.mark.parametrize("name", [n for n, v in ROUTES.items() if v[0]])
+def test_another_referents_request_is_hidden(name, flow, personas, client):
+    state, methods, _ = ROUTES[name]
+    dr = flow.in_state(state)
+    api = name.startswith("api")
+    if api:
+        client = APIClient()
+        client.force_authenticate(personas["other_referent"])
+    else:
+        client.force_login(personas["other_referent"])
+
+    for method in methods:
+        response = _call(client, method, reverse(name, args=[dr.pk]), api)
+
+        assert response.status_code == 404
+        assert all(c not in _body(response) for c in CANARIES)
+
+
+def test_admin_is_closed_to_every_role(client, personas):
+    for role in ROLES:
+        client.force_login(personas[role])
+
+        response = client.get("/admin/")
+
+        assert response.status_code == 302
+        assert "/admin/login/" in response["Location"]

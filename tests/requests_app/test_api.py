@@ -1,0 +1,182 @@
+"""The JSON API offers every action of the UI through the same services."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from requests_app.models import AuditEvent, DisclosureRequest, State
+from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, reread
+
+
+def api_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def intake_payload(**overrides):
+    data = {
+        "received_on": "2026-11-02",
+        "channel": "post",
+        "requester_kind": "investigating_judge",
+        "requester_name": "Juge",
+        "cited_provision": "Art. 87 CIC",
+        "information_requested": "Adresse",
+        "persons": json.dumps(
+            [{"last_name": CANARY_NAME, "first_names": "Jean", "birth_date": "1985-01-01"}]
+        ),
+        "scan": SimpleUploadedFile("l.pdf", PDF_BYTES, content_type="application/pdf"),
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_whole_procedure_through_the_api(personas):
+    created = api_for(personas["secretariat"]).post(
+        reverse("api:request-list"), intake_payload(), format="multipart"
+    )
+    assert created.status_code == 201, created.content
+    pk = created.json()["id"]
+
+    def post(role, route, payload=None):
+        response = api_for(personas[role]).post(
+            reverse(route, args=[pk]), payload or {}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    post("president", "api:request-assign", {"referent": personas["referent"].pk})
+    post(
+        "referent",
+        "api:request-opinion",
+        {
+            "legal_bases": ["ji-search-seizure"],
+            "proposal": "disclose",
+            "reasoning": "Ordonnance.",
+            "items": [{"description": "Adresse", "data_category": "address", "necessity": "x"}],
+        },
+    )
+    post("dg", "api:request-approve", {})
+    post("dg", "api:request-sign", {"password": PASSWORD})
+    body = post("president", "api:request-sign", {"password": PASSWORD})
+    assert body["state"] == "signed"
+    assert [i["description"] for i in body["reply"]["items"]] == ["Adresse"]
+    post(
+        "secretariat",
+        "api:request-dispatch",
+        {"dispatched_on": "2026-11-03", "channel": "registered_post", "registered_mail_number": "RR1"},
+    )
+    body = post("secretariat", "api:request-close")
+    assert body["state"] == "closed"
+
+
+def test_api_refusal_paths(flow, personas):
+    dr = flow.in_review()
+    dg = api_for(personas["dg"])
+
+    sent_back = dg.post(
+        reverse("api:request-return", args=[dr.pk]), {"remarks": "Précisez."}, format="json"
+    )
+    assert sent_back.json()["state"] == "awaiting_opinion"
+
+
+def test_api_refuse_disclosure(flow, personas):
+    dr = flow.in_review()
+
+    response = api_for(personas["dg"]).post(
+        reverse("api:request-refuse", args=[dr.pk]), {"remarks": "Non."}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["reply"]["kind"] == "refusal"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"received_on": "not a date"}, "received_on"),
+        ({"channel": "pigeon"}, "channel"),
+        ({"requester_name": None}, "requester_name"),
+        ({"persons": "not json"}, "persons"),
+        ({"persons": json.dumps([{"last_name": "X", "national_number": "123"}])}, "persons"),
+        ({"scan": SimpleUploadedFile("l.pdf", b"MZ\x90\x00exe", "application/pdf")}, "scan"),
+        ({"scan": None}, "scan"),
+    ],
+)
+def test_bad_intake_gets_a_400_and_changes_nothing(personas, overrides, field):
+    before = (DisclosureRequest.objects.count(), AuditEvent.objects.count())
+
+    response = api_for(personas["secretariat"]).post(
+        reverse("api:request-list"), intake_payload(**overrides), format="multipart"
+    )
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert (DisclosureRequest.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_transition_out_of_order_is_a_403_with_a_reason(flow, personas):
+    dr = flow.assigned()
+
+    response = api_for(personas["dg"]).post(
+        reverse("api:request-sign", args=[dr.pk]), {"password": PASSWORD}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert "n'est pas (ou plus) la vôtre" in response.json()["detail"]
+    assert reread(dr).state == State.AWAITING_OPINION
+
+
+def test_opinion_with_unknown_basis_is_a_400(flow, personas):
+    dr = flow.assigned()
+
+    response = api_for(personas["referent"]).post(
+        reverse("api:request-opinion", args=[dr.pk]),
+        {"legal_bases": ["nope"], "proposal": "refuse", "reasoning": "x"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert reread(dr).state == State.AWAITING_OPINION
+
+
+def test_incomplete_opinion_is_a_400_with_a_french_message(flow, personas):
+    dr = flow.assigned()
+
+    response = api_for(personas["referent"]).post(
+        reverse("api:request-opinion", args=[dr.pk]),
+        {"legal_bases": ["ji-search-seizure"], "proposal": "disclose", "reasoning": "x"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("L'avis est incomplet")
+    assert "informations proposées" in response.json()["detail"]
+    assert not reread(dr).opinions.exists()
+
+
+def test_detail_is_an_audited_read_and_hides_content_from_the_secretariat(flow, personas):
+    dr = flow.in_review()
+
+    secretariat = api_for(personas["secretariat"]).get(reverse("api:request-detail", args=[dr.pk]))
+    president = api_for(personas["president"]).get(reverse("api:request-detail", args=[dr.pk]))
+
+    assert "persons" not in secretariat.json()
+    assert "opinions" not in secretariat.json()
+    assert CANARY_NAME not in secretariat.content.decode()
+    assert president.json()["persons"][0]["last_name"] == CANARY_NAME
+    assert AuditEvent.objects.filter(action="read_request", object_id=str(dr.pk)).count() == 2
+
+
+def test_schema_is_generated(personas):
+    response = api_for(personas["dg"]).get(reverse("api-schema"))
+
+    assert response.status_code == 200
+    assert b"/api/requests/{id}/sign/" in response.content

@@ -1,0 +1,72 @@
+"""Query counts do not grow with the number of rows (T-LD-2)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from requests_app.models import User
+
+
+def count_queries(client, url: str) -> int:
+    # Re-authenticate API clients with a fresh user: the role cache lives on
+    # the user instance, as it does per web request.
+    handler = getattr(client, "handler", None)
+    forced = getattr(handler, "_force_user", None)
+    if forced is not None:
+        client.force_authenticate(User.objects.get(pk=forced.pk))
+    client.get(url)  # warm Django's content-type cache
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("role", ["president", "secretariat", "referent"])
+def test_register_page_makes_as_many_queries_for_50_requests_as_for_1(
+    client, flow, personas, role
+):
+    client.force_login(personas[role])
+    flow.assigned()
+    url = reverse("requests_app:register")
+    one = count_queries(client, url)
+    for _ in range(49):
+        flow.assigned()
+
+    fifty = count_queries(client, url)
+
+    assert fifty == one
+    assert len(client.get(url).context["page"].object_list) == 50
+
+
+@pytest.mark.parametrize("role", ["president", "dg", "referent", "secretariat"])
+def test_request_page_makes_as_many_queries_for_50_requests_as_for_1(
+    client, flow, personas, role
+):
+    client.force_login(personas[role])
+    first = flow.signed()
+    url = reverse("requests_app:detail", args=[first.pk])
+    one = count_queries(client, url)
+    for _ in range(49):
+        flow.signed()
+
+    fifty = count_queries(client, url)
+
+    assert fifty == one
+
+
+def test_home_and_api_list_do_not_grow_with_rows(client, flow, personas):
+    client.force_login(personas["president"])
+    api = APIClient()
+    api.force_authenticate(personas["president"])
+    flow.received()
+    home_one = count_queries(client, reverse("requests_app:home"))
+    api_one = count_queries(api, reverse("api:request-list"))
+    for _ in range(49):
+        flow.received()
+
+    assert count_queries(client, reverse("requests_app:home")) == home_one
+    assert count_queries(api, reverse("api:request-list")) == api_one
