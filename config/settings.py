@@ -9,8 +9,11 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -136,9 +139,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": database_from_url(
-        env_str("DATABASE_URL") or "sqlite:///var/huisclos.sqlite3"
-    )
+    "default": database_from_url(env_str("DATABASE_URL") or "sqlite:///var/huisclos.sqlite3")
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -176,9 +177,7 @@ STATIC_ROOT = Path(env_str("HUISCLOS_STATIC_ROOT", str(BASE_DIR / "var" / "stati
 
 # Scans and replies are never served by a web server: only through views
 # that check access and write an audit event.
-PRIVATE_STORAGE_ROOT = Path(
-    env_str("HUISCLOS_PRIVATE_ROOT", str(BASE_DIR / "var" / "private"))
-)
+PRIVATE_STORAGE_ROOT = Path(env_str("HUISCLOS_PRIVATE_ROOT", str(BASE_DIR / "var" / "private")))
 SCAN_MAX_BYTES = env_int("HUISCLOS_SCAN_MAX_BYTES", 20 * 1024 * 1024)
 # Keep uploads bigger than a few MB on disk rather than in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

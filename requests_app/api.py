@@ -169,9 +169,7 @@ class IntakeSerializer(serializers.Serializer[Any]):
     cited_provision = serializers.CharField(required=False, allow_blank=True, default="")
     information_requested = serializers.CharField()
     requester_deadline = serializers.DateField(required=False, allow_null=True, default=None)
-    persons = serializers.JSONField(
-        required=False, default=list, help_text="A list of persons (JSON)."
-    )
+    persons = serializers.JSONField(required=False, help_text="A list of persons (JSON).")
     follows = serializers.IntegerField(required=False, allow_null=True, default=None)
     scan = serializers.FileField(required=False, allow_null=True, default=None)
 
@@ -294,7 +292,7 @@ def request_list(request: Request) -> Response:
             cited_provision=d["cited_provision"],
             information_requested=d["information_requested"],
             requester_deadline=d["requester_deadline"],
-            persons=d["persons"],
+            persons=d.get("persons", []),
         )
         disclosure_request = services.register_request(
             data,
@@ -356,12 +354,8 @@ def _checked(
         _load_content(request, pk, action) if content else _load(request, pk, action)
     )
     if not steps & available_actions(disclosure_request, user):
-        services.record_refused_attempt(
-            user, action=action, disclosure_request=disclosure_request
-        )
-        raise services.NotAllowed(
-            "Cette étape n'est pas (ou plus) la vôtre pour cette demande."
-        )
+        services.record_refused_attempt(user, action=action, disclosure_request=disclosure_request)
+        raise services.NotAllowed("Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
     return disclosure_request
 
 
@@ -463,7 +457,9 @@ def sign(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def dispatch(request: Request, pk: int) -> Response:
     user = _user(request)
-    disclosure_request = _checked(request, pk, "record_dispatch", {"record_dispatch"}, content=False)
+    disclosure_request = _checked(
+        request, pk, "record_dispatch", {"record_dispatch"}, content=False
+    )
     serializer = DispatchSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     d = serializer.validated_data
@@ -477,9 +473,7 @@ def dispatch(request: Request, pk: int) -> Response:
     return _done(disclosure_request, user)
 
 
-@extend_schema(
-    request=inline_serializer("Empty", fields={}), responses={200: OpenApiResponse()}
-)
+@extend_schema(request=inline_serializer("Empty", fields={}), responses={200: OpenApiResponse()})
 @api_view(["POST"])
 def close(request: Request, pk: int) -> Response:
     user = _user(request)

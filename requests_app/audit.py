@@ -42,9 +42,9 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def canonical_bytes(fields: dict[str, Any]) -> bytes:
-    return json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def event_fields(event: AuditEvent) -> dict[str, Any]:

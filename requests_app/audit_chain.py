@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +55,8 @@ FIELD_NAMES = (
 )
 ROW_NAMES = (*FIELD_NAMES, "hash")
 
+# The C string encoder behind json.dumps(..., ensure_ascii=False) for str.
+_escape = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _dump_canonical = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False
 ).encode
@@ -71,9 +73,9 @@ def format_timestamp(moment: datetime) -> str:
 
 def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
     """The reference implementation: slow, obviously right."""
-    return json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def compute_hash(fields: Mapping[str, Any]) -> str:
@@ -117,14 +119,6 @@ class _JsonDetails(dict[str, str]):
         return value
 
 
-def _json_timestamp(text: Any) -> str:
-    # A well-formed timestamp needs no escaping; anything odd (a tampered
-    # in-memory row) goes through the encoder like every other string.
-    if type(text) is str and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return _dump_canonical(text)
-
-
 def canonical_text(
     seq: int,
     occurred_at: str,
@@ -143,15 +137,21 @@ def canonical_text(
         f'{{"action":{enc(action)},"actor_id":{enc(actor_id)},'
         f'"details":{enc(_load(details_json))},"from_state":{enc(from_state)},'
         f'"object_id":{enc(object_id)},"object_type":{enc(object_type)},'
-        f'"occurred_at":{_json_timestamp(occurred_at)},"prev_hash":{enc(prev_hash)},'
+        f'"occurred_at":{enc(occurred_at)},"prev_hash":{enc(prev_hash)},'
         f'"seq":{enc(seq)},"to_state":{enc(to_state)}}}'
     )
 
 
 @dataclass(frozen=True)
 class Finding:
+    """The first broken seq and what is wrong there.
+
+    kind: "sequence", "link", "hash", "checkpoint", "head" or "truncated".
+    """
+
     seq: int
     problem: str
+    kind: str = ""
 
     def __str__(self) -> str:
         return f"seq {self.seq}: {self.problem}"
@@ -194,61 +194,73 @@ def verify_tuples(
 
     sha = hashlib.sha256
     enc = _dump_canonical
+    esc = _escape
     jstr = _JsonString()
     jint = _JsonInt()
     jdet = _JsonDetails()
     result = Segment()
     expected = start_seq
     prev: str | None = start_prev_hash
-    last_good_cp: int | None = None
     for row in rows:
         seq, at, actor, action, otype, oid, fs, ts, det, ph, h = row
         if seq != expected or type(seq) is not int:
             if type(seq) is not int:
-                result.finding = Finding(expected, f"sequence broken: seq {seq!r} is not an integer")
-                break
-            if seq < expected:
-                problem = f"sequence broken: expected {expected}, found {seq} again (duplicate or reordering)"
+                result.finding = Finding(
+                    expected, f"sequence broken: seq {seq!r} is not an integer", "sequence"
+                )
+            elif seq < expected:
+                result.finding = Finding(
+                    seq,
+                    f"sequence broken: expected {expected}, found {seq} again "
+                    "(duplicated or reordered event)",
+                    "sequence",
+                )
             else:
-                problem = f"sequence broken: expected {expected}, found {seq} (missing or reordered event)"
-            result.finding = Finding(min(seq, expected), problem)
+                result.finding = Finding(
+                    expected,
+                    f"sequence broken: expected {expected}, found {seq} "
+                    "(missing or reordered event)",
+                    "sequence",
+                )
             break
         if result.count == 0:
             result.first_seq = seq
             result.first_prev_hash = ph
         if prev is not None and ph != prev:
             result.finding = Finding(
-                seq, "prev_hash does not match the hash of the previous event"
+                seq, "prev_hash does not match the hash of the previous event", "link"
             )
             break
         # prev_hash equals a verified hex digest (or genesis), so it needs no escaping;
         # an unchecked first prev_hash goes through the encoder.
         ph_json = f'"{ph}"' if prev is not None else jstr[ph]
-        text = (
-            f'{{"action":{jstr[action]},"actor_id":{jint[actor] if type(actor) is int else enc(actor)},'
-            f'"details":{jdet[det]},"from_state":{jstr[fs]},'
-            f'"object_id":{jstr[oid]},"object_type":{jstr[otype]},'
-            f'"occurred_at":{_json_timestamp(at)},"prev_hash":{ph_json},'
-            f'"seq":{seq},"to_state":{jstr[ts]}}}'
-        )
+        try:
+            text = (
+                f'{{"action":{jstr[action]},'
+                f'"actor_id":{jint[actor] if type(actor) is int else enc(actor)},'
+                f'"details":{jdet[det]},"from_state":{jstr[fs]},'
+                f'"object_id":{jstr[oid]},"object_type":{jstr[otype]},'
+                f'"occurred_at":{esc(at)},"prev_hash":{ph_json},'
+                f'"seq":{seq},"to_state":{jstr[ts]}}}'
+            )
+        except TypeError:  # a timestamp that is not a string: no fast path
+            try:
+                text = canonical_text(seq, at, actor, action, otype, oid, fs, ts, det, ph)
+            except (TypeError, ValueError):
+                text = "\x00not-serialisable"
         if sha(text.encode()).hexdigest() != h:
-            result.finding = Finding(seq, "hash does not match the event's content")
+            result.finding = Finding(seq, "hash does not match the event's content", "hash")
             break
         if seq == next_cp:
             result.checkpoint_hashes[seq] = h
             if h != checkpoints[seq]:
-                since = (
-                    f"after the checkpoint at seq {last_good_cp}"
-                    if last_good_cp is not None
-                    else "at or before this seq"
-                )
                 result.finding = Finding(
                     seq,
-                    "hash differs from the signed checkpoint: the chain was rewritten "
-                    f"{since} (hashes recomputed)",
+                    "hash differs from the signed checkpoint: the chain up to here was "
+                    "rewritten with recomputed hashes",
+                    "checkpoint",
                 )
                 break
-            last_good_cp = seq
             next_cp = pending.pop() if pending else -1
         prev = h
         expected += 1
@@ -275,7 +287,9 @@ def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
                 if expected != low:
                     total.finding = Finding(
                         expected,
-                        f"sequence broken: expected {expected}, found {seg.finding.seq}",
+                        f"sequence broken: expected {expected}, found a later seq "
+                        "(missing or reordered event)",
+                        "sequence",
                     )
                 else:
                     total.finding = seg.finding
@@ -283,12 +297,15 @@ def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
             continue
         if expected != low:
             total.finding = Finding(
-                expected, f"sequence broken: expected {expected}, found {seg.first_seq}"
+                expected,
+                f"sequence broken: expected {expected}, found {seg.first_seq} "
+                "(missing or reordered event)",
+                "sequence",
             )
             return total
         if seg.first_prev_hash != prev:
             total.finding = Finding(
-                low, "prev_hash does not match the hash of the previous event"
+                low, "prev_hash does not match the hash of the previous event", "link"
             )
             return total
         if total.first_seq is None:
@@ -300,7 +317,70 @@ def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
         if seg.finding is not None:
             total.finding = seg.finding
             return total
-        assert seg.last_seq is not None and seg.last_hash is not None
+        assert seg.last_seq is not None
+        assert seg.last_hash is not None
         expected = seg.last_seq + 1
         prev = seg.last_hash
     return total
+
+
+# ---------------------------------------------------------------------------
+# Reading PostgreSQL (used in-process and by the parallel workers)
+
+PG_ROW_SQL = (
+    "SELECT seq, pg_catalog.to_char(occurred_at AT TIME ZONE 'UTC', "
+    '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), actor_id, action, object_type, object_id, '
+    "from_state, to_state, details::text, prev_hash, hash FROM {table}"
+)
+FETCH_SIZE = 50_000
+
+
+def pg_range_query(table: str, after: int | None, upto: int | None) -> tuple[str, list[int]]:
+    """Rows with after < seq <= upto (either bound may be open), in seq order."""
+    clauses, params = [], []
+    if after is not None:
+        clauses.append("seq > %s")
+        params.append(after)
+    if upto is not None:
+        clauses.append("seq <= %s")
+        params.append(upto)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return PG_ROW_SQL.format(table=table) + where + " ORDER BY seq", params
+
+
+def iter_pg_rows(
+    raw_connection: Any, table: str, after: int | None = None, upto: int | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Stream rows through a server-side cursor; call inside a transaction."""
+    sql, params = pg_range_query(table, after, upto)
+    with raw_connection.cursor(name="huisclos_audit_rows") as cursor:
+        cursor.itersize = FETCH_SIZE
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(FETCH_SIZE):
+            yield from rows
+
+
+def verify_pg_range(
+    conninfo: dict[str, Any],
+    snapshot: str,
+    table: str,
+    after: int | None,
+    upto: int | None,
+    checkpoints: dict[int, str],
+) -> Segment:
+    """Worker: walk one seq range in the exported snapshot of the caller."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(**conninfo) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        # Must be the transaction's first statement.
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        start = 1 if after is None else after + 1
+        return verify_tuples(
+            iter_pg_rows(conn, table, after, upto),
+            checkpoints=checkpoints,
+            start_seq=start,
+            start_prev_hash=GENESIS_HASH if after is None else None,
+        )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 
 from . import services
-from .models import Channel, DispatchChannel, Role, User
+from .models import Channel, DispatchChannel, Proposal, Role, User
 from .validation import detect_scan_type, normalise_national_number
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -20,13 +20,9 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class IntakeForm(forms.Form):
     received_on = forms.DateField(label="Date de réception", widget=DATE_WIDGET)
     channel = forms.ChoiceField(label="Canal", choices=Channel.choices)
-    requester_kind = forms.ChoiceField(
-        label="Type de demandeur", choices=RequesterKind.choices
-    )
+    requester_kind = forms.ChoiceField(label="Type de demandeur", choices=RequesterKind.choices)
     requester_name = forms.CharField(label="Nom du demandeur", max_length=200)
-    requester_organisation = forms.CharField(
-        label="Organisation", max_length=200, required=False
-    )
+    requester_organisation = forms.CharField(label="Organisation", max_length=200, required=False)
     requester_address = forms.CharField(
         label="Adresse", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -123,38 +119,44 @@ def intake_data(form: IntakeForm, persons: list[services.PersonData]) -> service
     )
 
 
+class ReferentChoiceField(forms.ModelChoiceField[User]):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.get_full_name() or obj.username
+
+
+class LegalBasisChoiceField(forms.ModelMultipleChoiceField[LegalBasis]):
+    def label_from_instance(self, obj: LegalBasis) -> str:
+        return f"{obj.title_fr} ({obj.citation})"
+
+
 class AssignForm(forms.Form):
-    referent = forms.ModelChoiceField(label="Référent", queryset=User.objects.none())
+    referent = ReferentChoiceField(label="Référent", queryset=User.objects.none())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["referent"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = User.objects.filter(
-            is_active=True, groups__name=Role.REFERENT
-        ).order_by("last_name", "username")
-        field.label_from_instance = lambda u: u.get_full_name() or u.username
+        assert isinstance(field, ReferentChoiceField)
+        field.queryset = User.objects.filter(is_active=True, groups__name=Role.REFERENT).order_by(
+            "last_name", "username"
+        )
 
 
 class OpinionForm(forms.Form):
-    legal_bases = forms.ModelMultipleChoiceField(
+    legal_bases = LegalBasisChoiceField(
         label="Base(s) légale(s) invoquée(s)",
         queryset=LegalBasis.objects.none(),
         widget=forms.CheckboxSelectMultiple,
     )
     proposal = forms.ChoiceField(
-        label="Proposition", choices=services.Proposal.choices, widget=forms.RadioSelect
+        label="Proposition", choices=Proposal.choices, widget=forms.RadioSelect
     )
-    reasoning = forms.CharField(
-        label="Motivation", widget=forms.Textarea(attrs={"rows": 8})
-    )
+    reasoning = forms.CharField(label="Motivation", widget=forms.Textarea(attrs={"rows": 8}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["legal_bases"]
-        assert isinstance(field, forms.ModelMultipleChoiceField)
+        assert isinstance(field, LegalBasisChoiceField)
         field.queryset = LegalBasis.objects.current().order_by("code")
-        field.label_from_instance = lambda b: f"{b.title_fr} ({b.citation})"
 
 
 class ItemForm(forms.Form):
@@ -193,18 +195,17 @@ class ReviewForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if cleaned.get("decision") in ("refuse", "return") and not cleaned.get(
-            "remarks", ""
-        ).strip():
+        if (
+            cleaned.get("decision") in ("refuse", "return")
+            and not cleaned.get("remarks", "").strip()
+        ):
             self.add_error("remarks", "Ces remarques sont obligatoires pour ce choix.")
         return cleaned
 
 
 class AmendedItemForm(forms.Form):
     keep = forms.BooleanField(label="Garder", required=False, initial=True)
-    description = forms.CharField(
-        label="Information", widget=forms.Textarea(attrs={"rows": 2})
-    )
+    description = forms.CharField(label="Information", widget=forms.Textarea(attrs={"rows": 2}))
     data_category = forms.ChoiceField(label="Catégorie", choices=DataCategory.choices)
 
 

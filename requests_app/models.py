@@ -20,22 +20,22 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import LazyObject
-
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 
 if TYPE_CHECKING:
-    from django.db.models.manager import RelatedManager
+    from collections.abc import Iterator
+
+    from django_fsm import Transition
+    from django_stubs_ext.db.models.manager import RelatedManager
 
 
-class PrivateStorage(LazyObject):
+class PrivateStorage(LazyObject):  # type: ignore[type-arg]  # stubs only
     """Storage for scans and letters: on disk, never under a served URL."""
 
     def _setup(self) -> None:
-        self._wrapped = FileSystemStorage(
-            location=settings.PRIVATE_STORAGE_ROOT, base_url=None
-        )
+        self._wrapped = FileSystemStorage(location=settings.PRIVATE_STORAGE_ROOT, base_url=None)
 
 
 private_storage = PrivateStorage()
@@ -74,9 +74,9 @@ class User(AbstractUser):
         if day not in cache:
             groups = {g.name for g in self.groups.all()}
             acting = set(
-                self.acting_designations.filter(
-                    starts_on__lte=day, ends_on__gte=day
-                ).values_list("role", flat=True)
+                self.acting_designations.filter(starts_on__lte=day, ends_on__gte=day).values_list(
+                    "role", flat=True
+                )
             )
             cache[day] = frozenset((groups | acting) & set(Role.values))
         return cache[day]
@@ -186,35 +186,31 @@ class ReplyKind(models.TextChoices):
 # services check them before running a transition.
 
 
-def _is_president_or_dg(request: DisclosureRequest, user: User) -> bool:
-    return user.has_role(Role.PRESIDENT) or user.has_role(Role.DIRECTOR_GENERAL)
+def _is_president_or_dg(request: Any, user: Any) -> bool:
+    return bool(user.has_role(Role.PRESIDENT) or user.has_role(Role.DIRECTOR_GENERAL))
 
 
-def _is_dg(request: DisclosureRequest, user: User) -> bool:
-    return user.has_role(Role.DIRECTOR_GENERAL)
+def _is_dg(request: Any, user: Any) -> bool:
+    return bool(user.has_role(Role.DIRECTOR_GENERAL))
 
 
-def _is_secretariat(request: DisclosureRequest, user: User) -> bool:
-    return user.has_role(Role.SECRETARIAT)
+def _is_secretariat(request: Any, user: Any) -> bool:
+    return bool(user.has_role(Role.SECRETARIAT))
 
 
-def _is_assigned_referent(request: DisclosureRequest, user: User) -> bool:
+def _is_assigned_referent(request: Any, user: Any) -> bool:
     return request.referent_id is not None and request.referent_id == user.pk
 
 
-def _is_assigned_referent_not_dg(request: DisclosureRequest, user: User) -> bool:
-    return _is_assigned_referent(request, user) and not user.has_role(
-        Role.DIRECTOR_GENERAL
-    )
+def _is_assigned_referent_not_dg(request: Any, user: Any) -> bool:
+    return _is_assigned_referent(request, user) and not user.has_role(Role.DIRECTOR_GENERAL)
 
 
-def _is_assigned_referent_and_dg(request: DisclosureRequest, user: User) -> bool:
-    return _is_assigned_referent(request, user) and user.has_role(
-        Role.DIRECTOR_GENERAL
-    )
+def _is_assigned_referent_and_dg(request: Any, user: Any) -> bool:
+    return _is_assigned_referent(request, user) and user.has_role(Role.DIRECTOR_GENERAL)
 
 
-def _may_sign(request: DisclosureRequest, user: User) -> bool:
+def _may_sign(request: Any, user: Any) -> bool:
     # Segregation of duties: the referent never signs, and nobody signs twice.
     if _is_assigned_referent(request, user):
         return False
@@ -223,10 +219,10 @@ def _may_sign(request: DisclosureRequest, user: User) -> bool:
     reply = getattr(request, "reply", None)
     if reply is None:
         return False
-    return reply.open_capacities_for(user) != []
+    return bool(reply.open_capacities_for(user))
 
 
-def _may_withdraw(request: DisclosureRequest, user: User) -> bool:
+def _may_withdraw(request: Any, user: Any) -> bool:
     return _is_secretariat(request, user) or _is_president_or_dg(request, user)
 
 
@@ -269,14 +265,10 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     )
 
     dispatched_on = models.DateField(null=True, blank=True)
-    dispatch_channel = models.CharField(
-        max_length=32, choices=DispatchChannel.choices, blank=True
-    )
+    dispatch_channel = models.CharField(max_length=32, choices=DispatchChannel.choices, blank=True)
     registered_mail_number = models.CharField(max_length=60, blank=True)
 
-    registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+"
-    )
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -286,6 +278,8 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
         reviews: RelatedManager[Review]
         reply: Reply
         referent_id: int | None
+
+        def get_available_user_state_transitions(self, user: User) -> Iterator[Transition]: ...
 
     class Meta:
         ordering = ["-year", "-number"]
@@ -304,15 +298,12 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
                 name="disclosure_request_written_needs_scan",
             ),
             models.CheckConstraint(
-                condition=~models.Q(
-                    state__in=[State.AWAITING_OPINION, State.AWAITING_REVIEW]
-                )
+                condition=~models.Q(state__in=[State.AWAITING_OPINION, State.AWAITING_REVIEW])
                 | models.Q(referent__isnull=False),
                 name="disclosure_request_referent_when_examined",
             ),
             models.CheckConstraint(
-                condition=~models.Q(state=State.CLOSED_ORAL)
-                | models.Q(channel=Channel.ORAL),
+                condition=~models.Q(state=State.CLOSED_ORAL) | models.Q(channel=Channel.ORAL),
                 name="disclosure_request_closed_oral_only_if_oral",
             ),
         ]
@@ -520,9 +511,7 @@ class ReferenceCounter(models.Model):
 
 
 class ConcernedPerson(models.Model):
-    request = models.ForeignKey(
-        DisclosureRequest, models.CASCADE, related_name="persons"
-    )
+    request = models.ForeignKey(DisclosureRequest, models.CASCADE, related_name="persons")
     last_name = models.CharField(max_length=150)
     first_names = models.CharField(max_length=200, blank=True)
     birth_date = models.DateField(null=True, blank=True)
@@ -549,9 +538,7 @@ class ConcernedPerson(models.Model):
 class Opinion(models.Model):
     """A referent's reasoned opinion. Each submission is a new, frozen row."""
 
-    request = models.ForeignKey(
-        DisclosureRequest, models.PROTECT, related_name="opinions"
-    )
+    request = models.ForeignKey(DisclosureRequest, models.PROTECT, related_name="opinions")
     number = models.PositiveSmallIntegerField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     legal_bases = models.ManyToManyField(LegalBasis, related_name="opinions")
@@ -701,9 +688,7 @@ class Signature(models.Model):
             models.UniqueConstraint(
                 fields=["reply", "capacity"], name="signature_one_per_capacity"
             ),
-            models.UniqueConstraint(
-                fields=["reply", "signer"], name="signature_distinct_signers"
-            ),
+            models.UniqueConstraint(fields=["reply", "signer"], name="signature_distinct_signers"),
         ]
 
     def __str__(self) -> str:

@@ -49,9 +49,7 @@ def visible_requests(user: User) -> QuerySet[DisclosureRequest]:
 def can_see_content(user: User, disclosure_request: DisclosureRequest) -> bool:
     if sees_everything(user):
         return True
-    return user.has_role(Role.REFERENT) and user.has_perm(
-        VIEW_CONTENT, disclosure_request
-    )
+    return user.has_role(Role.REFERENT) and user.has_perm(VIEW_CONTENT, disclosure_request)
 
 
 def get_request_for_user(user: User, pk: int) -> DisclosureRequest:

@@ -28,7 +28,6 @@ from legal_basis.models import LegalBasis
 
 from . import audit
 from .models import (
-    OPEN_STATES,
     Channel,
     ConcernedPerson,
     DisclosureRequest,
@@ -62,7 +61,9 @@ class ActionRefused(Exception):
 
 
 class NotAllowed(ActionRefused):
-    def __init__(self, message: str = "Vous n'avez pas le droit d'effectuer cette action.") -> None:
+    def __init__(
+        self, message: str = "Vous n'avez pas le droit d'effectuer cette action."
+    ) -> None:
         super().__init__(message, cause="permission_denied", http_status=403)
 
 
@@ -218,7 +219,7 @@ def register_request(
     data: IntakeData,
     *,
     actor: User,
-    scan: UploadedFile | None,
+    scan: UploadedFile[bytes] | None,
     scan_content_type: str = "",
     follows: DisclosureRequest | None = None,
 ) -> DisclosureRequest:
@@ -270,7 +271,7 @@ def register_request(
                     digest.update(chunk)
                 scan_sha256 = digest.hexdigest()
                 scan.seek(0)
-                disclosure_request.scan = scan  # type: ignore[assignment]
+                disclosure_request.scan = scan
                 disclosure_request.scan_content_type = scan_content_type
                 disclosure_request.scan_sha256 = scan_sha256
             disclosure_request.save()
@@ -670,9 +671,7 @@ def compose_reply_body(
     return "\n".join(lines)
 
 
-def sign_reply(
-    disclosure_request: DisclosureRequest, *, actor: User, password: str
-) -> Signature:
+def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: str) -> Signature:
     """Sign the reply in the capacity the signer holds today.
 
     The signer re-enters their password. Two distinct people sign: the
@@ -687,9 +686,7 @@ def sign_reply(
             )
         with transaction.atomic():
             first = disclosure_request.state == State.AWAITING_SIGNATURES
-            transition = (
-                disclosure_request.sign_first if first else disclosure_request.sign_second
-            )
+            transition = disclosure_request.sign_first if first else disclosure_request.sign_second
             if not fsm.can_proceed(transition):
                 raise ActionRefused(
                     "Cette réponse n'attend pas de signature.", cause="illegal_transition"
@@ -752,16 +749,14 @@ def record_dispatch(
 
 
 def close(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRequest:
-    with _recording_refusals(actor, "close", disclosure_request):
-        with transaction.atomic():
-            _run(disclosure_request, disclosure_request.close, actor=actor)
+    with _recording_refusals(actor, "close", disclosure_request), transaction.atomic():
+        _run(disclosure_request, disclosure_request.close, actor=actor)
     return disclosure_request
 
 
 def withdraw(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRequest:
-    with _recording_refusals(actor, "withdraw", disclosure_request):
-        with transaction.atomic():
-            _run(disclosure_request, disclosure_request.withdraw, actor=actor)
+    with _recording_refusals(actor, "withdraw", disclosure_request), transaction.atomic():
+        _run(disclosure_request, disclosure_request.withdraw, actor=actor)
     return disclosure_request
 
 
@@ -769,9 +764,7 @@ def withdraw(disclosure_request: DisclosureRequest, *, actor: User) -> Disclosur
 # Reads and sessions worth an audit event
 
 
-def record_access(
-    disclosure_request: DisclosureRequest, *, actor: User, what: str
-) -> None:
+def record_access(disclosure_request: DisclosureRequest, *, actor: User, what: str) -> None:
     """A sensitive read: a request's page or API detail, a scan, a reply."""
     with transaction.atomic():
         audit.append(

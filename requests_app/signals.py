@@ -28,9 +28,6 @@ def _login_failed(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> No
     # typed in the wrong field. The account id is kept when it exists.
     username = credentials.get("username") or ""
     user_id = (
-        get_user_model()
-        .objects.filter(username=username)
-        .values_list("pk", flat=True)
-        .first()
+        get_user_model().objects.filter(username=username).values_list("pk", flat=True).first()
     )
     services.record_session_event("login_failed", actor_id=user_id)

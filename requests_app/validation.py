@@ -37,7 +37,7 @@ def normalise_national_number(value: str) -> str:
 _IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff"}
 
 
-def detect_scan_type(upload: UploadedFile) -> str:
+def detect_scan_type(upload: UploadedFile[bytes]) -> str:
     """Recognise a PDF, PNG, JPEG or TIFF by its content, never by its name.
 
     Returns the content type, or raises ValidationError with a French message.
@@ -66,7 +66,13 @@ def detect_scan_type(upload: UploadedFile) -> str:
             with Image.open(upload) as image:
                 kind = image.format
                 image.verify()
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        except (
+            UnidentifiedImageError,
+            Image.DecompressionBombError,
+            OSError,
+            SyntaxError,
+            ValueError,
+        ):
             kind = None
         if kind not in _IMAGE_TYPES:
             raise ValidationError(

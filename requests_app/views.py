@@ -27,6 +27,7 @@ from .forms import (
     intake_data,
 )
 from .models import (
+    OPEN_STATES,
     DisclosureRequest,
     Opinion,
     Reply,
@@ -75,9 +76,7 @@ def _refused(request: HttpRequest, refusal: services.ActionRefused) -> None:
 
 def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[str]:
     """The steps the user may take now; drives the buttons on the request page."""
-    actions = {
-        t.name for t in disclosure_request.get_available_user_state_transitions(user)
-    }
+    actions = {t.name for t in disclosure_request.get_available_user_state_transitions(user)}
     # Writing the opinion is what makes its submission possible.
     if (
         disclosure_request.state == State.AWAITING_OPINION
@@ -135,7 +134,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "En retard",
                 "Demandes ouvertes dont le délai est dépassé",
                 visible.filter(
-                    state__in=[s.value for s in services.OPEN_STATES],
+                    state__in=[s.value for s in OPEN_STATES],
                     requester_deadline__lt=today,
                 ),
             )
@@ -173,7 +172,7 @@ def register(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(requester_kind=kind)
     if overdue:
         queryset = queryset.filter(
-            state__in=[s.value for s in services.OPEN_STATES],
+            state__in=[s.value for s in OPEN_STATES],
             requester_deadline__lt=timezone.localdate(),
         )
     page = Paginator(queryset.order_by("-year", "-number"), PAGE_SIZE).get_page(
@@ -272,9 +271,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     services.record_access(disclosure_request, actor=user, what="request")
     content = can_see_content(user, disclosure_request)
     reply: Reply | None = getattr(disclosure_request, "reply", None)
-    show_reply = content or (
-        reply is not None and user.has_role(Role.SECRETARIAT)
-    )
+    show_reply = content or (reply is not None and user.has_role(Role.SECRETARIAT))
     opinions = list(disclosure_request.opinions.all()) if content else []
     return render(
         request,
@@ -314,9 +311,7 @@ def scan(request: HttpRequest, pk: int) -> FileResponse:
 
 def _forbidden(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     messages.error(request, "Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
-    return render(
-        request, "requests_app/forbidden.html", {"dr": disclosure_request}, status=403
-    )
+    return render(request, "requests_app/forbidden.html", {"dr": disclosure_request}, status=403)
 
 
 @login_required
@@ -428,7 +423,9 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
                 done = "Proposition approuvée. La réponse attend les deux signatures."
             elif decision == "amend":
                 kept = [
-                    services.ItemData(f.cleaned_data["description"], f.cleaned_data["data_category"])
+                    services.ItemData(
+                        f.cleaned_data["description"], f.cleaned_data["data_category"]
+                    )
                     for f in amended
                     if f.cleaned_data.get("keep")
                 ]
@@ -550,7 +547,5 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     except services.ActionRefused as refusal:
         _refused(request, refusal)
         return _forbidden(request, disclosure_request)
-    messages.success(
-        request, f"Retrait de la demande {disclosure_request.reference} enregistré."
-    )
+    messages.success(request, f"Retrait de la demande {disclosure_request.reference} enregistré.")
     return redirect(disclosure_request)

@@ -8,6 +8,7 @@ setting the state directly.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -70,7 +71,7 @@ def _fast_passwords(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     # The lazy storage reads PRIVATE_STORAGE_ROOT again on first use.
-    private_storage._wrapped = empty
+    private_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject reset
 
 
 def make_user(username: str, *roles: str, **extra) -> User:
@@ -147,7 +148,7 @@ def pdf_upload(name: str = "lettre.pdf", content: bytes = PDF_BYTES) -> SimpleUp
 
 
 def intake(**overrides) -> services.IntakeData:
-    values = {
+    values: dict[str, Any] = {
         "received_on": date(2026, 11, 2),
         "channel": "post",
         "requester_kind": "investigating_judge",
@@ -183,7 +184,7 @@ def basis(code: str) -> LegalBasis:
     return LegalBasis.objects.current().get(code=code)
 
 
-def opinion_kwargs(proposal: str = "disclose") -> dict:
+def opinion_kwargs(proposal: str = "disclose") -> dict[str, Any]:
     items = (
         []
         if proposal == "refuse"
@@ -284,4 +285,3 @@ def flow(personas) -> Flow:
 
 def reread(dr: DisclosureRequest) -> DisclosureRequest:
     return DisclosureRequest.objects.get(pk=dr.pk)
-

@@ -71,7 +71,11 @@ def test_whole_procedure_through_the_api(personas):
     post(
         "secretariat",
         "api:request-dispatch",
-        {"dispatched_on": "2026-11-03", "channel": "registered_post", "registered_mail_number": "RR1"},
+        {
+            "dispatched_on": "2026-11-03",
+            "channel": "registered_post",
+            "registered_mail_number": "RR1",
+        },
     )
     body = post("secretariat", "api:request-close")
     assert body["state"] == "closed"

@@ -43,9 +43,7 @@ def test_register_page_makes_as_many_queries_for_50_requests_as_for_1(
 
 
 @pytest.mark.parametrize("role", ["president", "dg", "referent", "secretariat"])
-def test_request_page_makes_as_many_queries_for_50_requests_as_for_1(
-    client, flow, personas, role
-):
+def test_request_page_makes_as_many_queries_for_50_requests_as_for_1(client, flow, personas, role):
     client.force_login(personas[role])
     first = flow.signed()
     url = reverse("requests_app:detail", args=[first.pk])

@@ -53,9 +53,7 @@ def test_two_signatures_by_one_signer_are_refused_by_the_database(flow, personas
     dr = flow.partially_signed()
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        Signature.objects.create(
-            reply=dr.reply, signer=personas["dg"], capacity="president"
-        )
+        Signature.objects.create(reply=dr.reply, signer=personas["dg"], capacity="president")
 
 
 def test_referent_never_signs_even_as_acting_dg(flow, personas, acting_dg):

@@ -170,9 +170,7 @@ def test_bad_intake_input_gets_a_clear_error_and_changes_nothing(
 def test_oral_request_through_the_form_needs_no_scan(client, secretariat):
     login(client, secretariat)
 
-    response = client.post(
-        reverse("requests_app:create"), intake_post(channel="oral", scan=None)
-    )
+    response = client.post(reverse("requests_app:create"), intake_post(channel="oral", scan=None))
 
     assert response.status_code == 302
     assert DisclosureRequest.objects.get().state == State.CLOSED_ORAL

@@ -128,9 +128,7 @@ ALLOWED_CASES = [
 
 
 @pytest.mark.parametrize(("action", "state", "role"), ALLOWED_CASES)
-def test_allowed_transition_moves_state_and_writes_one_event(
-    flow, personas, action, state, role
-):
+def test_allowed_transition_moves_state_and_writes_one_event(flow, personas, action, state, role):
     dr = flow.in_state(state)
     before = len(transition_events(dr))
 
@@ -237,7 +235,10 @@ def test_inadmissible_request_goes_through_two_signatures_and_dispatch(flow, per
     services.sign_reply(dr, actor=personas["president"], password=PASSWORD)
     services.sign_reply(reread(dr), actor=personas["dg"], password=PASSWORD)
     services.record_dispatch(
-        reread(dr), actor=personas["secretariat"], dispatched_on=timezone.localdate(), channel="post"
+        reread(dr),
+        actor=personas["secretariat"],
+        dispatched_on=timezone.localdate(),
+        channel="post",
     )
 
     assert reread(dr).state == State.DISPATCHED

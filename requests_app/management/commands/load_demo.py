@@ -61,7 +61,10 @@ class Command(BaseCommand):
         ActingDesignation.objects.get_or_create(
             user=users["acting_dg"],
             role=Role.DIRECTOR_GENERAL,
-            defaults={"starts_on": today - timedelta(days=7), "ends_on": today + timedelta(days=60)},
+            defaults={
+                "starts_on": today - timedelta(days=7),
+                "ends_on": today + timedelta(days=60),
+            },
         )
         if not DisclosureRequest.objects.exists():
             self._requests(users, today)
@@ -180,7 +183,9 @@ class Command(BaseCommand):
             legal_bases=[ji],
             proposal="disclose",
             reasoning="Ordonnance de saisie du juge d'instruction.",
-            items=[services.ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance")],
+            items=[
+                services.ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance")
+            ],
         )
         services.approve(dr, actor=dg)
         services.sign_reply(dr, actor=dg, password=DEMO_PASSWORD)
