@@ -139,7 +139,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": database_from_url(env_str("DATABASE_URL") or "sqlite:///var/huisclos.sqlite3")
+    "default": database_from_url(env_secret("DATABASE_URL") or "sqlite:///var/huisclos.sqlite3")
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

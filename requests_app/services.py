@@ -810,3 +810,35 @@ def record_audit_export(*, actor_id: int | None, fmt: str, events: int) -> None:
             object_type="audit_trail",
             details={"format": fmt, "events": events},
         )
+
+
+def record_admin_change(
+    *,
+    actor: User,
+    object_type: str,
+    object_id: int | str,
+    action: str,
+    fields: list[str],
+    roles_added: list[str] | None = None,
+    roles_removed: list[str] | None = None,
+) -> None:
+    """A change to accounts, roles, acting designations or the catalogue.
+
+    Called inside the admin's transaction: the change and its event commit
+    together. Only field names are kept, never their values.
+    """
+    details: dict[str, Any] = {"fields": [f for f in fields if f != "password"]}
+    if "password" in fields:
+        details["password_changed"] = True
+    if roles_added is not None:
+        details["roles_added"] = roles_added
+    if roles_removed is not None:
+        details["roles_removed"] = roles_removed
+    with transaction.atomic():
+        audit.append(
+            actor_id=actor.pk,
+            action=f"admin_{action}",
+            object_type=object_type,
+            object_id=object_id,
+            details=details,
+        )
