@@ -842,3 +842,55 @@ def record_admin_change(
             object_id=object_id,
             details=details,
         )
+
+
+def is_cited(basis: LegalBasis) -> bool:
+    return basis.pk is not None and (
+        Opinion.legal_bases.through.objects.filter(legalbasis_id=basis.pk).exists()
+        or Reply.legal_bases.through.objects.filter(legalbasis_id=basis.pk).exists()
+    )
+
+
+def save_legal_basis(basis: LegalBasis, *, actor: User, fields: list[str]) -> LegalBasis:
+    """Save a catalogue change; a cited basis gets a new version instead.
+
+    The opinions and replies that cited the old version keep pointing at it.
+    """
+    with transaction.atomic():
+        previous_id = None
+        if basis.pk is None:
+            action = "legal_basis_create"
+            basis.save()
+        elif is_cited(basis):
+            previous_id = basis.pk
+            latest = (
+                LegalBasis.objects.select_for_update()
+                .filter(code=basis.code)
+                .order_by("-version")
+                .first()
+            )
+            assert latest is not None
+            LegalBasis.objects.filter(code=basis.code, is_current=True).update(is_current=False)
+            basis.pk = None
+            basis._state.adding = True
+            basis.version = latest.version + 1
+            basis.is_current = True
+            basis.created_at = timezone.now()
+            basis.save()
+            action = "legal_basis_new_version"
+        else:
+            action = "legal_basis_change"
+            basis.save()
+        audit.append(
+            actor_id=actor.pk,
+            action=action,
+            object_type="legal_basis",
+            object_id=basis.pk,
+            details={
+                "code": basis.code,
+                "version": basis.version,
+                "previous_id": previous_id,
+                "fields": fields,
+            },
+        )
+    return basis
