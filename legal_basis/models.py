@@ -91,8 +91,7 @@ class LegalBasis(models.Model):
     checklist = models.JSONField(
         default=list,
         blank=True,
-        help_text="Ordered conditions an opinion must answer: "
-        '[{"text": "...", "tag": "F"}]',
+        help_text='Ordered conditions an opinion must answer: [{"text": "...", "tag": "F"}]',
     )
     allowed_data_categories = models.JSONField(default=list, blank=True)
     excluded_data_categories = models.JSONField(default=list, blank=True)
@@ -140,11 +139,11 @@ class LegalBasis(models.Model):
     def __str__(self) -> str:
         return f"{self.code} v{self.version}: {self.title_fr}"
 
-    def natural_key(self) -> tuple[str, int]:
-        return (self.code, self.version)
-
     def get_absolute_url(self) -> str:
         return reverse("legal_basis:detail", args=[self.code, self.version])
+
+    def natural_key(self) -> tuple[str, int]:
+        return (self.code, self.version)
 
     def is_in_force_on(self, day: date) -> bool:
         if self.in_force_from and day < self.in_force_from:
@@ -157,9 +156,7 @@ class LegalBasis(models.Model):
     def allows_category(self, category: str) -> bool:
         if category in self.excluded_data_categories:
             return False
-        return not self.allowed_data_categories or (
-            category in self.allowed_data_categories
-        )
+        return not self.allowed_data_categories or (category in self.allowed_data_categories)
 
     def has_facts_to_verify(self) -> bool:
         facts: list[dict[str, Any]] = self.facts

@@ -1,2 +1,10 @@
+from django.urls import path
+
+from . import views
+
 app_name = "legal_basis"
-urlpatterns: list[object] = []
+
+urlpatterns = [
+    path("", views.index, name="list"),
+    path("<slug:code>/v<int:version>/", views.detail, name="detail"),
+]

@@ -3,6 +3,7 @@ same services and access rules. Token authentication."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,10 +23,12 @@ from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 from . import services
 from .models import (
     Channel,
+    ChecklistAnswer,
     DisclosureRequest,
     DispatchChannel,
     Proposal,
     Role,
+    State,
     User,
 )
 from .permissions import can_see_content, get_request_for_user, visible_requests
@@ -115,8 +118,19 @@ class ItemSerializer(serializers.Serializer[Any]):
     necessity = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class ChecklistOutSerializer(serializers.Serializer[Any]):
+    basis = serializers.CharField(source="legal_basis.code")
+    version = serializers.IntegerField(source="legal_basis.version")
+    position = serializers.IntegerField()
+    condition = serializers.CharField()
+    answer = serializers.CharField()
+    note = serializers.CharField()
+
+
 class OpinionOutSerializer(serializers.Serializer[Any]):
     number = serializers.IntegerField()
+    override_reason = serializers.CharField()
+    checklist = ChecklistOutSerializer(many=True, source="checklist_answers.all")
     author = serializers.IntegerField(source="author_id")
     proposal = serializers.CharField()
     reasoning = serializers.CharField()
@@ -201,15 +215,25 @@ class AssignSerializer(serializers.Serializer[Any]):
     referent = serializers.IntegerField()
 
 
+class ChecklistInSerializer(serializers.Serializer[Any]):
+    basis = serializers.SlugField(help_text="Code of a chosen legal basis.")
+    position = serializers.IntegerField(min_value=0, help_text="Index in its checklist.")
+    answer = serializers.ChoiceField(choices=ChecklistAnswer.Answer.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class OpinionInSerializer(serializers.Serializer[Any]):
     legal_bases = serializers.ListField(child=serializers.SlugField(), min_length=1)
     proposal = serializers.ChoiceField(choices=Proposal.choices)
     reasoning = serializers.CharField()
     items = ItemSerializer(many=True, required=False, default=list)
+    checklist = ChecklistInSerializer(many=True, required=False, default=list)
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class ReviewInSerializer(serializers.Serializer[Any]):
     remarks = serializers.CharField(required=False, allow_blank=True, default="")
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="")
     amended_items = ItemSerializer(many=True, required=False, allow_null=True, default=None)
 
 
@@ -244,6 +268,7 @@ def _represent(disclosure_request: DisclosureRequest, user: User) -> dict[str, A
             inadmissibility_reasons=disclosure_request.inadmissibility_reasons,
             persons=PersonSerializer(disclosure_request.persons.all(), many=True).data,
             opinions=OpinionOutSerializer(disclosure_request.opinions.all(), many=True).data,
+            flags=[asdict(f) for f in _flags(disclosure_request)],
         )
     reply = getattr(disclosure_request, "reply", None)
     if reply is not None and (
@@ -251,6 +276,15 @@ def _represent(disclosure_request: DisclosureRequest, user: User) -> dict[str, A
     ):
         data["reply"] = ReplyOutSerializer(reply).data
     return data
+
+
+def _flags(disclosure_request: DisclosureRequest) -> list[Any]:
+    found: list[Any] = services.intake_flags(disclosure_request)
+    current = disclosure_request.current_opinion()
+    if current is not None and disclosure_request.state == State.AWAITING_REVIEW:
+        items = [services.ItemData(i.description, i.data_category) for i in current.items.all()]
+        found += services.opinion_flags(disclosure_request, list(current.legal_bases.all()), items)
+    return found
 
 
 def _no_role_404(user: User) -> None:
@@ -385,6 +419,11 @@ def opinion(request: Request, pk: int) -> Response:
     bases = list(LegalBasis.objects.current().filter(code__in=codes))
     if len(bases) != len(codes):
         raise serializers.ValidationError({"legal_bases": "Base légale inconnue."})
+    by_code = {b.code: b for b in bases}
+    if any(c["basis"] not in by_code for c in d["checklist"]):
+        raise serializers.ValidationError(
+            {"checklist": "Une réponse vise une base légale qui n'est pas choisie."}
+        )
     services.submit_opinion(
         disclosure_request,
         actor=user,
@@ -392,6 +431,11 @@ def opinion(request: Request, pk: int) -> Response:
         proposal=d["proposal"],
         reasoning=d["reasoning"],
         items=[services.ItemData(**i) for i in d["items"]],
+        checklist=[
+            services.ChecklistData(by_code[c["basis"]], c["position"], c["answer"], c["note"])
+            for c in d["checklist"]
+        ],
+        override_reason=d["override_reason"],
     )
     return _done(disclosure_request, user)
 
@@ -410,6 +454,7 @@ def approve(request: Request, pk: int) -> Response:
         actor=user,
         remarks=d["remarks"],
         amended_items=None if amended is None else [services.ItemData(**i) for i in amended],
+        override_reason=d["override_reason"],
     )
     return _done(disclosure_request, user)
 

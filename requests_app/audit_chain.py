@@ -56,7 +56,7 @@ FIELD_NAMES = (
 ROW_NAMES = (*FIELD_NAMES, "hash")
 
 # The C string encoder behind json.dumps(..., ensure_ascii=False) for str.
-_escape = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_escape = json.encoder.encode_basestring
 _dump_canonical = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False
 ).encode
@@ -322,6 +322,64 @@ def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
         expected = seg.last_seq + 1
         prev = seg.last_hash
     return total
+
+
+def conclude(
+    segment: Segment,
+    *,
+    checkpoints: Mapping[int, str] | None = None,
+    head: tuple[int, str] | None = None,
+) -> Finding | None:
+    """The first finding of a finished walk, once the tail is checked too.
+
+    After a clean walk: a signed checkpoint past the last event means the
+    tail was cut off; the head row (if given) must name the last event.
+    """
+    checkpoints = checkpoints or {}
+    finding = segment.finding
+    if finding is not None:
+        if finding.kind != "checkpoint":
+            return finding
+        earlier = [
+            s
+            for s, h in segment.checkpoint_hashes.items()
+            if s < finding.seq and checkpoints.get(s) == h
+        ]
+        since = f"after the checkpoint at seq {max(earlier)}" if earlier else "at or before it"
+        return Finding(
+            finding.seq, f"{finding.problem} (the rewrite starts {since})", finding.kind
+        )
+    last_seq = segment.last_seq or 0
+    last_hash = segment.last_hash or GENESIS_HASH
+    beyond = [s for s in checkpoints if s > last_seq]
+    if beyond:
+        return Finding(
+            last_seq + 1,
+            f"events missing: the signed checkpoint at seq {max(beyond)} attests "
+            f"{max(beyond)} events, the table ends at seq {last_seq} (truncated)",
+            "truncated",
+        )
+    if head is None:
+        return None
+    head_seq, head_hash = head
+    if head_seq > last_seq:
+        return Finding(
+            last_seq + 1,
+            f"events missing: the chain head is at seq {head_seq}, "
+            f"the table ends at seq {last_seq}",
+            "head",
+        )
+    if head_seq < last_seq:
+        return Finding(
+            head_seq + 1,
+            f"events past the chain head (seq {head_seq}) up to seq {last_seq}",
+            "head",
+        )
+    if head_hash != last_hash:
+        return Finding(
+            last_seq, "the chain head's hash differs from the last event's hash", "head"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------

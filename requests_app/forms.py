@@ -11,7 +11,7 @@ from django.utils import timezone
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 
 from . import services
-from .models import Channel, DispatchChannel, Proposal, Role, User
+from .models import Channel, ChecklistAnswer, DispatchChannel, Proposal, Role, User
 from .validation import detect_scan_type, normalise_national_number
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -151,6 +151,13 @@ class OpinionForm(forms.Form):
         label="Proposition", choices=Proposal.choices, widget=forms.RadioSelect
     )
     reasoning = forms.CharField(label="Motivation", widget=forms.Textarea(attrs={"rows": 8}))
+    override_reason = forms.CharField(
+        label="Dérogation motivée",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Obligatoire seulement pour proposer une communication malgré une alerte "
+        "bloquante ou une condition non remplie. Elle sera montrée aux deux signataires.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -192,6 +199,13 @@ class ReviewForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    override_reason = forms.CharField(
+        label="Dérogation motivée",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Obligatoire pour approuver une communication malgré une alerte bloquante "
+        "ou une condition non remplie. Elle sera montrée aux deux signataires.",
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -226,3 +240,56 @@ class DispatchForm(forms.Form):
     registered_mail_number = forms.CharField(
         label="Numéro du recommandé", max_length=60, required=False
     )
+
+
+class ChecklistForm(forms.Form):
+    """One answer and note per condition of each chosen basis.
+
+    Fields are named `cl-<basis id>-<position>-answer` and `-note`, so the
+    conditions follow the bases ticked on the same page.
+    """
+
+    def __init__(self, *args: Any, legal_bases: list[LegalBasis], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.legal_bases = legal_bases
+        self.sections: list[tuple[LegalBasis, list[tuple[str, str, str]]]] = []
+        for basis in legal_bases:
+            rows = []
+            for position, condition in enumerate(basis.checklist):
+                prefix = f"cl-{basis.pk}-{position}"
+                text = str(condition.get("text", ""))
+                tag = str(condition.get("tag", ""))
+                self.fields[f"{prefix}-answer"] = forms.ChoiceField(
+                    label=f"{text} [{tag}]" if tag else text,
+                    choices=ChecklistAnswer.Answer.choices,
+                    widget=forms.RadioSelect,
+                    error_messages={"required": "Répondez à cette condition."},
+                )
+                self.fields[f"{prefix}-note"] = forms.CharField(
+                    label="Note",
+                    required=False,
+                    widget=forms.Textarea(attrs={"rows": 2}),
+                )
+                rows.append((prefix, text, tag))
+            self.sections.append((basis, rows))
+
+    def bound_sections(self) -> list[tuple[LegalBasis, list[tuple[Any, Any]]]]:
+        return [
+            (basis, [(self[f"{p}-answer"], self[f"{p}-note"]) for p, _, _ in rows])
+            for basis, rows in self.sections
+        ]
+
+    def to_data(self) -> list[services.ChecklistData]:
+        answers = []
+        for basis in self.legal_bases:
+            for position in range(len(basis.checklist)):
+                prefix = f"cl-{basis.pk}-{position}"
+                answers.append(
+                    services.ChecklistData(
+                        basis,
+                        position,
+                        self.cleaned_data.get(f"{prefix}-answer", ""),
+                        self.cleaned_data.get(f"{prefix}-note", "").strip(),
+                    )
+                )
+        return answers

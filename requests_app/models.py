@@ -547,10 +547,14 @@ class Opinion(models.Model):
     is_review = models.BooleanField(
         default=False, help_text="Written by the DG as referent: it is the review."
     )
+    # Why disclosure is proposed despite a blocking flag or an unmet
+    # condition; shown to both signers.
+    override_reason = models.TextField(blank=True)
     submitted_at = models.DateTimeField(default=timezone.now)
 
     if TYPE_CHECKING:
         items: RelatedManager[OpinionItem]
+        checklist_answers: RelatedManager[ChecklistAnswer]
 
     class Meta:
         ordering = ["request", "number"]
@@ -564,6 +568,40 @@ class Opinion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request} avis {self.number}"
+
+
+class ChecklistAnswer(models.Model):
+    """The referent's answer to one condition of a cited basis's checklist."""
+
+    class Answer(models.TextChoices):
+        MET = "met", "Remplie"
+        NOT_MET = "not_met", "Non remplie"
+        NOT_APPLICABLE = "not_applicable", "Sans objet"
+
+    opinion = models.ForeignKey(Opinion, models.CASCADE, related_name="checklist_answers")
+    legal_basis = models.ForeignKey(LegalBasis, models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    answer = models.CharField(max_length=16, choices=Answer.choices)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["opinion", "legal_basis", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["opinion", "legal_basis", "position"],
+                name="checklist_answer_once_per_condition",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.legal_basis_id}#{self.position}: {self.answer}"
+
+    @property
+    def condition(self) -> str:
+        checklist = self.legal_basis.checklist
+        if 0 <= self.position < len(checklist):
+            return str(checklist[self.position].get("text", ""))
+        return ""
 
 
 class OpinionItem(models.Model):
@@ -596,6 +634,7 @@ class Review(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     remarks = models.TextField(blank=True)
+    override_reason = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

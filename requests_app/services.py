@@ -24,11 +24,13 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from legal_basis import flags
 from legal_basis.models import LegalBasis
 
 from . import audit
 from .models import (
     Channel,
+    ChecklistAnswer,
     ConcernedPerson,
     DisclosureRequest,
     InadmissibilityReason,
@@ -363,14 +365,27 @@ def submit_opinion(
     proposal: str,
     reasoning: str,
     items: Sequence[ItemData],
+    checklist: Sequence[ChecklistData] = (),
+    override_reason: str = "",
 ) -> Opinion:
     """Record the referent's reasoned opinion and send it for review.
 
-    When the DG is the referent, the opinion is the legality review itself:
-    one step, recorded as `submit_opinion_as_review`, and the reply follows.
+    Every condition of every chosen basis must be answered. Proposing a
+    disclosure despite a blocking flag or an unmet condition needs a written
+    override reason. When the DG is the referent, the opinion is the legality
+    review itself: one step, recorded as `submit_opinion_as_review`, and the
+    reply follows.
     """
     with _recording_refusals(actor, "submit_opinion", disclosure_request):
         _check_opinion(legal_bases, proposal, reasoning, items)
+        _check_checklist(legal_bases, checklist)
+        blocking = _blocking_reasons(
+            disclosure_request,
+            legal_bases,
+            items if proposal != Proposal.REFUSE else [],
+            checklist,
+        )
+        _check_override(proposal, blocking, override_reason)
         with transaction.atomic():
             as_review = actor.has_role(Role.DIRECTOR_GENERAL)
             transition = (
@@ -392,8 +407,19 @@ def submit_opinion(
                 proposal=proposal,
                 reasoning=reasoning,
                 is_review=as_review,
+                override_reason=override_reason.strip() if blocking else "",
             )
             opinion.legal_bases.set(legal_bases)
+            ChecklistAnswer.objects.bulk_create(
+                ChecklistAnswer(
+                    opinion=opinion,
+                    legal_basis=answer.legal_basis,
+                    position=answer.position,
+                    answer=answer.answer,
+                    note=answer.note,
+                )
+                for answer in checklist
+            )
             OpinionItem.objects.bulk_create(
                 OpinionItem(
                     opinion=opinion,
@@ -413,6 +439,7 @@ def submit_opinion(
                     "proposal": proposal,
                     "legal_bases": [b.pk for b in legal_bases],
                     "items": len(items),
+                    **_override_details(blocking, opinion.override_reason),
                 },
             )
             if as_review:
@@ -458,6 +485,135 @@ def _check_opinion(
         )
 
 
+@dataclass
+class ChecklistData:
+    legal_basis: LegalBasis
+    position: int
+    answer: str
+    note: str = ""
+
+
+def _check_checklist(
+    legal_bases: Sequence[LegalBasis], checklist: Sequence[ChecklistData]
+) -> None:
+    answered = {(a.legal_basis.pk, a.position): a for a in checklist}
+    problems = []
+    for basis in legal_bases:
+        for position, condition in enumerate(basis.checklist):
+            answer = answered.pop((basis.pk, position), None)
+            if answer is None or answer.answer not in ChecklistAnswer.Answer.values:
+                problems.append(f"« {condition.get('text', '')} » ({basis.citation})")
+            elif answer.answer != ChecklistAnswer.Answer.MET and not answer.note.strip():
+                problems.append(
+                    f"une note pour « {condition.get('text', '')} » ({basis.citation})"
+                )
+    if problems:
+        raise ActionRefused(
+            "Répondez à chaque condition des bases légales choisies (remplie, non remplie "
+            "ou sans objet, avec une note si elle n'est pas remplie) : "
+            + " ; ".join(problems)
+            + ".",
+            cause="checklist_incomplete",
+            http_status=400,
+        )
+    if answered:
+        raise ActionRefused(
+            "La liste de contrôle contient des réponses à des conditions qui n'existent pas.",
+            cause="checklist_invalid",
+            http_status=400,
+        )
+
+
+def intake_flags(disclosure_request: DisclosureRequest) -> list[flags.Flag]:
+    persons = list(disclosure_request.persons.all())
+    return flags.intake_flags(
+        channel=disclosure_request.channel,
+        requester_kind=disclosure_request.requester_kind,
+        cited_provision=disclosure_request.cited_provision,
+        persons_identified=bool(persons) and all(p.is_precisely_identified() for p in persons),
+        requester_deadline=disclosure_request.requester_deadline,
+        received_on=disclosure_request.received_on,
+        today=timezone.localdate(),
+    )
+
+
+def intake_flags_for_data(data: IntakeData) -> list[flags.Flag]:
+    """The intake flags of a letter not registered yet (preview before saving)."""
+    return flags.intake_flags(
+        channel=data.channel,
+        requester_kind=data.requester_kind,
+        cited_provision=data.cited_provision,
+        persons_identified=PERSON_NOT_IDENTIFIED not in inadmissibility_reasons(data),
+        requester_deadline=data.requester_deadline,
+        received_on=data.received_on,
+        today=timezone.localdate(),
+    )
+
+
+PERSON_NOT_IDENTIFIED = InadmissibilityReason.PERSON_NOT_IDENTIFIED.value
+
+
+# Requesters who are themselves bound by professional secrecy: that alone
+# does not make a shared secret (circular of 2022, section 3).
+SECRECY_BOUND_REQUESTERS = frozenset({"health_professional", "other_cpas", "lawyer"})
+
+
+def opinion_flags(
+    disclosure_request: DisclosureRequest,
+    legal_bases: Sequence[LegalBasis],
+    items: Sequence[ItemData],
+) -> list[flags.Flag]:
+    return flags.opinion_flags(
+        requester_kind=disclosure_request.requester_kind,
+        received_on=disclosure_request.received_on,
+        requester_deadline=disclosure_request.requester_deadline,
+        today=timezone.localdate(),
+        legal_bases=list(legal_bases),
+        items=[(i.description, i.data_category) for i in items],
+        requester_bound_by_secrecy=(disclosure_request.requester_kind in SECRECY_BOUND_REQUESTERS),
+    )
+
+
+def _blocking_reasons(
+    disclosure_request: DisclosureRequest,
+    legal_bases: Sequence[LegalBasis],
+    items: Sequence[ItemData],
+    checklist: Sequence[ChecklistData],
+) -> list[str]:
+    """Codes of what stands against a disclosure: blocking flags, unmet conditions."""
+    codes = [
+        f.code for f in opinion_flags(disclosure_request, legal_bases, items) if f.is_blocking
+    ]
+    codes += [
+        f"unmet:{a.legal_basis.code}:{a.position}"
+        for a in checklist
+        if a.answer == ChecklistAnswer.Answer.NOT_MET
+    ]
+    return codes
+
+
+def _check_override(proposal: str, blocking: list[str], override_reason: str) -> None:
+    if proposal != Proposal.REFUSE and blocking and not override_reason.strip():
+        raise ActionRefused(
+            "Une communication malgré une alerte bloquante ou une condition non remplie "
+            "exige une dérogation motivée : expliquez par écrit pourquoi vous passez outre.",
+            cause="override_missing",
+            http_status=400,
+        )
+
+
+def _override_details(blocking: list[str], reason: str) -> dict[str, Any]:
+    # The trail keeps what was overridden and a fingerprint of the written
+    # reason; the reason itself (free text) stays with the opinion or review.
+    if not blocking or not reason:
+        return {}
+    return {
+        "override": True,
+        "overridden": blocking,
+        "override_reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
+    }
+
+
 def _reply_kind_for(proposal: str) -> str:
     return ReplyKind.REFUSAL if proposal == Proposal.REFUSE else ReplyKind.DISCLOSURE
 
@@ -468,8 +624,13 @@ def approve(
     actor: User,
     amended_items: Sequence[ItemData] | None = None,
     remarks: str = "",
+    override_reason: str = "",
 ) -> Review:
-    """The DG approves the opinion's proposal, possibly with amended items."""
+    """The DG approves the opinion's proposal, possibly with amended items.
+
+    A disclosure despite a blocking flag or an unmet condition needs the
+    DG's own written override reason.
+    """
     with _recording_refusals(actor, "approve", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
@@ -488,6 +649,13 @@ def approve(
             )
         if opinion.proposal == Proposal.REFUSE:
             items = []
+        bases = list(opinion.legal_bases.all())
+        answers = [
+            ChecklistData(a.legal_basis, a.position, a.answer, a.note)
+            for a in opinion.checklist_answers.select_related("legal_basis")
+        ]
+        blocking = _blocking_reasons(disclosure_request, bases, items, answers)
+        _check_override(opinion.proposal, blocking, override_reason)
         with transaction.atomic():
             review = Review.objects.create(
                 request=disclosure_request,
@@ -495,6 +663,7 @@ def approve(
                 reviewer=actor,
                 outcome=Review.Outcome.AMENDED if amended else Review.Outcome.APPROVED,
                 remarks=remarks,
+                override_reason=override_reason.strip() if blocking else "",
             )
             _run(
                 disclosure_request,
@@ -505,13 +674,14 @@ def approve(
                     "review_id": review.pk,
                     "outcome": review.outcome,
                     "items": len(items),
+                    **_override_details(blocking, review.override_reason),
                 },
             )
             _create_reply(
                 disclosure_request,
                 kind=_reply_kind_for(opinion.proposal),
                 review=review,
-                legal_bases=list(opinion.legal_bases.all()),
+                legal_bases=bases,
                 items=items,
             )
     return review

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,12 +13,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from legal_basis.models import RequesterKind
+from legal_basis.models import LegalBasis, RequesterKind
 
 from . import services
 from .forms import (
     AmendedItemFormSet,
     AssignForm,
+    ChecklistForm,
     DispatchForm,
     IntakeForm,
     ItemFormSet,
@@ -205,8 +208,17 @@ def create(request: HttpRequest) -> HttpResponse:
             raise Http404 from None
     form = IntakeForm(request.POST or None, request.FILES or None)
     persons = PersonFormSet(request.POST or None, prefix="persons")
+    preview: list[Any] | None = None
     if request.method == "POST" and form.is_valid() and persons.is_valid():
         data = intake_data(form, [p.to_data() for p in persons if p.has_changed()])
+        if "preview" in request.POST:
+            # Show what intake will conclude, without saving anything.
+            preview = services.intake_flags_for_data(data)
+            return render(
+                request,
+                "requests_app/create.html",
+                {"form": form, "persons": persons, "follows": follows, "flags": preview},
+            )
         try:
             disclosure_request = services.register_request(
                 data,
@@ -253,7 +265,7 @@ def _detail_queryset() -> QuerySet[DisclosureRequest]:
         Prefetch(
             "opinions",
             queryset=Opinion.objects.select_related("author").prefetch_related(
-                "items", "legal_bases"
+                "items", "legal_bases", "checklist_answers__legal_basis"
             ),
         ),
         "reviews__reviewer",
@@ -273,6 +285,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     reply: Reply | None = getattr(disclosure_request, "reply", None)
     show_reply = content or (reply is not None and user.has_role(Role.SECRETARIAT))
     opinions = list(disclosure_request.opinions.all()) if content else []
+    flags: list[Any] = []
+    if content:
+        flags = services.intake_flags(disclosure_request)
+        current = disclosure_request.current_opinion()
+        if current is not None and disclosure_request.state == State.AWAITING_REVIEW:
+            flags += _opinion_flags(disclosure_request, current)
     return render(
         request,
         "requests_app/detail.html",
@@ -284,6 +302,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reply": reply if show_reply else None,
             "actions": available_actions(disclosure_request, user),
             "sees_everything": sees_everything(user),
+            "flags": flags,
         },
     )
 
@@ -350,6 +369,12 @@ def _try_refused(user: User, action: str, disclosure_request: DisclosureRequest)
     services.record_refused_attempt(user, action=action, disclosure_request=disclosure_request)
 
 
+def _chosen_bases(request: HttpRequest, form: OpinionForm) -> list[LegalBasis]:
+    """The bases ticked on the page, even before the whole form is valid."""
+    ids = [v for v in request.POST.getlist("legal_bases") if v.isdigit()]
+    return list(LegalBasis.objects.current().filter(pk__in=ids).order_by("code"))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def opinion(request: HttpRequest, pk: int) -> HttpResponse:
@@ -359,37 +384,68 @@ def opinion(request: HttpRequest, pk: int) -> HttpResponse:
         if request.method == "POST":
             _try_refused(user, "submit_opinion", disclosure_request)
         return _forbidden(request, disclosure_request)
+    posted = request.method == "POST"
     form = OpinionForm(request.POST or None)
     items = ItemFormSet(request.POST or None, prefix="items")
-    if request.method == "POST" and form.is_valid() and items.is_valid():
-        try:
-            services.submit_opinion(
-                disclosure_request,
-                actor=user,
-                legal_bases=list(form.cleaned_data["legal_bases"]),
-                proposal=form.cleaned_data["proposal"],
-                reasoning=form.cleaned_data["reasoning"],
-                items=[i.to_data() for i in items if i.has_changed()],
-            )
-        except services.ActionRefused as refusal:
-            _refused(request, refusal)
-        else:
-            messages.success(
-                request,
-                f"Avis enregistré pour la demande {disclosure_request.reference}.",
-            )
-            return redirect(disclosure_request)
-    previous = _detail_queryset().get(pk=pk)
+    bases = _chosen_bases(request, form) if posted else []
+    # "Afficher les conditions" re-renders with the checklists and flags of
+    # the ticked bases, without submitting anything.
+    refreshing = "refresh" in request.POST
+    checklist = ChecklistForm(
+        request.POST if posted and not refreshing else None, legal_bases=bases
+    )
+    if posted and not refreshing:
+        forms_valid = [form.is_valid(), items.is_valid(), checklist.is_valid()]
+        if all(forms_valid):
+            try:
+                services.submit_opinion(
+                    disclosure_request,
+                    actor=user,
+                    legal_bases=list(form.cleaned_data["legal_bases"]),
+                    proposal=form.cleaned_data["proposal"],
+                    reasoning=form.cleaned_data["reasoning"],
+                    items=[i.to_data() for i in items if i.has_changed()],
+                    checklist=checklist.to_data(),
+                    override_reason=form.cleaned_data.get("override_reason", ""),
+                )
+            except services.ActionRefused as refusal:
+                _refused(request, refusal)
+            else:
+                messages.success(
+                    request,
+                    f"Avis enregistré pour la demande {disclosure_request.reference}.",
+                )
+                return redirect(disclosure_request)
+    current = _detail_queryset().get(pk=pk)
+    item_data = [
+        services.ItemData(
+            f.data.get(f"{f.prefix}-description", ""), f.data.get(f"{f.prefix}-data_category", "")
+        )
+        for f in items
+        if posted and f.data.get(f"{f.prefix}-description", "").strip()
+    ]
+    proposal = request.POST.get("proposal", "")
     return render(
         request,
         "requests_app/opinion.html",
         {
-            "dr": previous,
+            "dr": current,
             "form": form,
             "items": items,
-            "last_review": previous.reviews.last(),
+            "checklist": checklist,
+            "flags": [
+                *services.intake_flags(current),
+                *(
+                    services.opinion_flags(
+                        current, bases, item_data if proposal != "refuse" else []
+                    )
+                    if bases
+                    else []
+                ),
+            ],
+            "last_review": current.reviews.last(),
         },
-        status=400 if request.method == "POST" else 200,
+        status=400 if posted and not refreshing else 200,
     )
 
 
@@ -418,8 +474,11 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         decision = form.cleaned_data["decision"]
         remarks = form.cleaned_data.get("remarks", "")
         try:
+            override = form.cleaned_data.get("override_reason", "")
             if decision == "approve":
-                services.approve(disclosure_request, actor=user, remarks=remarks)
+                services.approve(
+                    disclosure_request, actor=user, remarks=remarks, override_reason=override
+                )
                 done = "Proposition approuvée. La réponse attend les deux signatures."
             elif decision == "amend":
                 kept = [
@@ -430,7 +489,11 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
                     if f.cleaned_data.get("keep")
                 ]
                 services.approve(
-                    disclosure_request, actor=user, amended_items=kept, remarks=remarks
+                    disclosure_request,
+                    actor=user,
+                    amended_items=kept,
+                    remarks=remarks,
+                    override_reason=override,
                 )
                 done = "Proposition modifiée et approuvée. La réponse attend les signatures."
             elif decision == "refuse":
@@ -447,9 +510,20 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "requests_app/review.html",
-        {"dr": current, "opinion": opinion_obj, "form": form, "amended": amended},
+        {
+            "dr": current,
+            "opinion": opinion_obj,
+            "form": form,
+            "amended": amended,
+            "flags": _opinion_flags(current, opinion_obj),
+        },
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _opinion_flags(disclosure_request: DisclosureRequest, opinion: Opinion) -> list[Any]:
+    items = [services.ItemData(i.description, i.data_category) for i in opinion.items.all()]
+    return services.opinion_flags(disclosure_request, list(opinion.legal_bases.all()), items)
 
 
 SIGN_ACTIONS = {"sign_first", "sign_second"}

@@ -184,6 +184,33 @@ def basis(code: str) -> LegalBasis:
     return LegalBasis.objects.current().get(code=code)
 
 
+def answer_all(bases, answer: str = "met") -> list[services.ChecklistData]:
+    """Answer every checklist condition of `bases`."""
+    return [
+        services.ChecklistData(b, position, answer, "" if answer == "met" else "Note")
+        for b in bases
+        for position in range(len(b.checklist))
+    ]
+
+
+def checklist_post(bases, answer: str = "met") -> dict[str, str]:
+    """Opinion-form fields answering every condition of `bases`."""
+    data = {}
+    for b in bases:
+        for position in range(len(b.checklist)):
+            data[f"cl-{b.pk}-{position}-answer"] = answer
+            data[f"cl-{b.pk}-{position}-note"] = "" if answer == "met" else "Note"
+    return data
+
+
+def checklist_json(bases, answer: str = "met") -> list[dict[str, Any]]:
+    return [
+        {"basis": b.code, "position": position, "answer": answer, "note": "Note"}
+        for b in bases
+        for position in range(len(b.checklist))
+    ]
+
+
 def opinion_kwargs(proposal: str = "disclose") -> dict[str, Any]:
     items = (
         []
@@ -193,11 +220,13 @@ def opinion_kwargs(proposal: str = "disclose") -> dict[str, Any]:
             services.ItemData("Montant du RIS", "aid", "Demandé par le juge"),
         ]
     )
+    bases = [basis("ji-search-seizure")]
     return {
-        "legal_bases": [basis("ji-search-seizure")],
+        "legal_bases": bases,
         "proposal": proposal,
         "reasoning": "Motivation CANARYMOTIF",
         "items": items,
+        "checklist": answer_all(bases),
     }
 
 

@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from requests_app.models import AuditEvent, DisclosureRequest, State
-from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, reread
+from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, basis, checklist_json, reread
 
 
 def api_for(user) -> APIClient:
@@ -61,6 +61,7 @@ def test_whole_procedure_through_the_api(personas):
             "proposal": "disclose",
             "reasoning": "Ordonnance.",
             "items": [{"description": "Adresse", "data_category": "address", "necessity": "x"}],
+            "checklist": checklist_json([basis("ji-search-seizure")]),
         },
     )
     post("dg", "api:request-approve", {})

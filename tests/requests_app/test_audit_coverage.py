@@ -13,7 +13,14 @@ from rest_framework.test import APIClient
 
 from legal_basis.models import LegalBasis
 from requests_app.models import AuditEvent
-from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS, PASSWORD
+from tests.conftest import (
+    CANARY_FIRST,
+    CANARY_NAME,
+    CANARY_NISS,
+    PASSWORD,
+    checklist_json,
+    checklist_post,
+)
 from tests.requests_app.test_access import ROUTES, iter_patterns
 
 CANARIES = [
@@ -41,6 +48,7 @@ ACTING_ROLE = {
             "reasoning": "Motif",
             "items-TOTAL_FORMS": "0",
             "items-INITIAL_FORMS": "0",
+            "__checklist__": "",
         },
     ),
     "requests_app:review": (
@@ -64,7 +72,12 @@ ACTING_ROLE = {
     "api:request-assign": ("president", {"referent": "__referent__"}),
     "api:request-opinion": (
         "referent",
-        {"legal_bases": ["ji-search-seizure"], "proposal": "refuse", "reasoning": "Motif"},
+        {
+            "legal_bases": ["ji-search-seizure"],
+            "proposal": "refuse",
+            "reasoning": "Motif",
+            "checklist": "__checklist_json__",
+        },
     ),
     "api:request-approve": ("dg", {}),
     "api:request-refuse": ("dg", {"remarks": "Non"}),
@@ -102,7 +115,12 @@ def _payload(payload, personas):
     ji = LegalBasis.objects.current().get(code="ji-search-seizure")
     out = {}
     for key, value in (payload or {}).items():
-        if value == "__referent__":
+        if key == "__checklist__":
+            out.update(checklist_post([ji]))
+            continue
+        if value == "__checklist_json__":
+            value = checklist_json([ji])
+        elif value == "__referent__":
             value = personas["referent"].pk
         elif value == ["__ji__"]:
             value = [ji.pk]

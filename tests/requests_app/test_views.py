@@ -13,7 +13,7 @@ from PIL import Image
 
 from legal_basis.models import LegalBasis
 from requests_app.models import AuditEvent, DisclosureRequest, State
-from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, reread
+from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, checklist_post, reread
 
 
 def login(client, user):
@@ -202,6 +202,7 @@ def test_whole_procedure_through_the_pages(client, personas):
             "items-0-description": "Adresse",
             "items-0-data_category": "address",
             "items-0-necessity": "Visée par l'ordonnance",
+            **checklist_post([ji]),
         },
     )
     assert r.status_code == 302, r.content

@@ -1,0 +1,267 @@
+"""The auditor's workspace: the audit trail, read-only.
+
+Only users holding the auditor role get in; every other signed-in user gets
+a 404, so nobody learns that the pages exist. Events carry ids and codes
+only: a request is shown by its reference, an actor by their username, and
+no request content is ever read here. The only POST is "Vérifier
+maintenant", which runs the verification and records its outcome next to
+the checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Max, Min, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import audit, services
+from .models import AuditEvent, DisclosureRequest, Role, User
+
+REQUEST_OBJECT = "disclosure_request"
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+EXPORT_FORMATS = {
+    "jsonl": ("application/x-ndjson; charset=utf-8", "jsonl"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+}
+
+View = Callable[..., HttpResponseBase]
+
+
+def auditor_only(view: View) -> View:
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = request.user
+        if not isinstance(user, User) or not user.has_role(Role.AUDITOR):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class PeriodForm(forms.Form):
+    du = forms.DateField(
+        required=False, label="Du", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    au = forms.DateField(
+        required=False, label="Au", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("du"), data.get("au")
+        if start and end and start > end:
+            raise forms.ValidationError("La date de début suit la date de fin.")
+        return data
+
+
+class TimelineFilter(PeriodForm):
+    acteur = forms.CharField(required=False, max_length=150, label="Acteur (identifiant)")
+    action = forms.CharField(required=False, max_length=64, label="Action")
+    reference = forms.CharField(required=False, max_length=32, label="Référence de la demande")
+
+    field_order = ["acteur", "action", "reference", "du", "au"]
+
+
+class UserActivityForm(PeriodForm):
+    utilisateur = forms.CharField(max_length=150, label="Utilisateur (identifiant)")
+
+    field_order = ["utilisateur", "du", "au"]
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _in_period(events: QuerySet[AuditEvent], data: dict[str, Any]) -> QuerySet[AuditEvent]:
+    if data.get("du"):
+        events = events.filter(occurred_at__gte=_day_start(data["du"]))
+    if data.get("au"):
+        events = events.filter(occurred_at__lt=_day_start(data["au"] + timedelta(days=1)))
+    return events
+
+
+def _request_events(events: QuerySet[AuditEvent], reference: str) -> QuerySet[AuditEvent]:
+    """Events about the request with this reference (by id; by reference if gone)."""
+    pk = DisclosureRequest.objects.filter(reference=reference).values_list("pk", flat=True).first()
+    if pk is not None:
+        return events.filter(object_type=REQUEST_OBJECT, object_id=str(pk))
+    return events.filter(object_type=REQUEST_OBJECT, details__reference=reference)
+
+
+def _page(request: HttpRequest, events: QuerySet[AuditEvent]) -> tuple[Page[Any], int]:
+    try:
+        size = int(request.GET.get("taille", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        size = DEFAULT_PAGE_SIZE
+    if size not in PAGE_SIZES:
+        size = DEFAULT_PAGE_SIZE
+    paginator = Paginator(events.select_related("actor").order_by("-seq"), size)
+    return paginator.get_page(request.GET.get("page")), size
+
+
+def _rows(page: Page[Any]) -> list[dict[str, Any]]:
+    """What the tables show: ids and codes only, requests by reference."""
+    events: list[AuditEvent] = list(page.object_list)
+    missing = {
+        e.object_id
+        for e in events
+        if e.object_type == REQUEST_OBJECT
+        and e.object_id.isdigit()
+        and not (isinstance(e.details, dict) and e.details.get("reference"))
+    }
+    references = dict(
+        DisclosureRequest.objects.filter(pk__in=[int(pk) for pk in missing]).values_list(
+            "pk", "reference"
+        )
+    )
+    rows = []
+    for event in events:
+        details = event.details if isinstance(event.details, dict) else {"valeur": event.details}
+        reference = ""
+        if event.object_type == REQUEST_OBJECT:
+            reference = str(details.get("reference") or "") or references.get(
+                int(event.object_id) if event.object_id.isdigit() else -1, ""
+            )
+        rows.append(
+            {
+                "seq": event.seq,
+                "occurred_at": event.occurred_at,
+                "actor": event.actor.username if event.actor else "",
+                "action": event.action,
+                "object_type": event.object_type,
+                "object_id": event.object_id,
+                "reference": reference,
+                "from_state": event.from_state,
+                "to_state": event.to_state,
+                "details": [(k, v) for k, v in sorted(details.items()) if k != "reference"],
+            }
+        )
+    return rows
+
+
+def _listing(request: HttpRequest, events: QuerySet[AuditEvent]) -> dict[str, Any]:
+    page, size = _page(request, events)
+    return {"page": page, "rows": _rows(page), "page_size": size, "page_sizes": PAGE_SIZES}
+
+
+@require_GET
+@auditor_only
+def timeline(request: HttpRequest) -> HttpResponse:
+    form = TimelineFilter(request.GET or None)
+    events = AuditEvent.objects.all()
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["acteur"]:
+            events = events.filter(actor__username=data["acteur"])
+        if data["action"]:
+            events = events.filter(action=data["action"])
+        if data["reference"]:
+            events = _request_events(events, data["reference"])
+        events = _in_period(events, data)
+    elif form.is_bound:
+        events = events.none()
+    actions = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    context = {"form": form, "actions": list(actions), **_listing(request, events)}
+    return render(request, "audit/timeline.html", context)
+
+
+@require_GET
+@auditor_only
+def request_trail(request: HttpRequest, reference: str) -> HttpResponse:
+    events = _request_events(AuditEvent.objects.all(), reference)
+    context = {"reference": reference, **_listing(request, events)}
+    return render(request, "audit/request_trail.html", context)
+
+
+@require_GET
+@auditor_only
+def request_access(request: HttpRequest, reference: str) -> HttpResponse:
+    about = _request_events(AuditEvent.objects.all(), reference)
+    reads = about.filter(action__startswith="read_")
+    summary = (
+        reads.values("actor__username")
+        .annotate(count=Count("seq"), first=Min("occurred_at"), last=Max("occurred_at"))
+        .order_by("actor__username")
+    )
+    refused = about.filter(action="refused", details__attempted__startswith="read_").count()
+    context = {
+        "reference": reference,
+        "summary": list(summary),
+        "refused": refused,
+        **_listing(request, reads),
+    }
+    return render(request, "audit/request_access.html", context)
+
+
+@require_GET
+@auditor_only
+def user_activity(request: HttpRequest) -> HttpResponse:
+    form = UserActivityForm(request.GET or None)
+    subject = None
+    events = AuditEvent.objects.none()
+    if form.is_valid():
+        data = form.cleaned_data
+        subject = User.objects.filter(username=data["utilisateur"]).only("pk", "username").first()
+        if subject is not None:
+            events = _in_period(AuditEvent.objects.filter(actor=subject), data)
+    context = {"form": form, "subject": subject, **_listing(request, events)}
+    return render(request, "audit/user_activity.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@auditor_only
+def verification(request: HttpRequest) -> HttpResponse:
+    directory = audit.checkpoint_directory()
+    if request.method == "POST":
+        report = audit.verify_database(checkpoint_dir=directory, workers=1)
+        try:
+            audit.record_verification(
+                report, by=f"{request.user.get_username()} (Vérifier maintenant)"
+            )
+        except OSError:
+            messages.warning(request, "Le résultat n'a pas pu être enregistré.")
+        if report.ok:
+            messages.success(request, f"Vérification réussie : {report.lines()[0]}.")
+        else:
+            messages.error(request, "La vérification a trouvé un problème : voir ci-dessous.")
+        return redirect("audit:verification")
+    checkpoints, problems = audit.read_checkpoints(directory)
+    latest = max(checkpoints, key=lambda c: (c.seq, c.created_at), default=None)
+    head_seq, _ = audit.current_head()
+    context = {
+        "status": audit.last_verification(directory),
+        "checkpoint_count": len(checkpoints),
+        "latest": latest,
+        "checkpoint_problems": problems,
+        "head_seq": head_seq,
+    }
+    return render(request, "audit/verification.html", context)
+
+
+@require_GET
+@auditor_only
+def export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    content_type, extension = EXPORT_FORMATS[fmt]
+    upto = audit.export_head()
+    count = AuditEvent.objects.filter(seq__lte=upto).count()
+    # Recorded before the download starts: a stream cannot be audited after.
+    services.record_audit_export(actor_id=request.user.pk, fmt=fmt, events=count)
+    response = StreamingHttpResponse(audit.export_lines(fmt, upto), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="huisclos-audit-{upto}.{extension}"'
+    return response

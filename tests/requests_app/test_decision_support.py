@@ -1,0 +1,215 @@
+"""Checklists, blocking flags and overrides where decisions are taken."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from requests_app import services
+from requests_app.models import AuditEvent, State
+from tests.conftest import PASSWORD, answer_all, basis, checklist_post, reread
+
+POLICE_ITEMS = [services.ItemData("Adresse", "address", "Demandée par la police")]
+
+
+def police_opinion(**overrides):
+    bases = [basis("police-request")]
+    values = {
+        "legal_bases": bases,
+        "proposal": "disclose",
+        "reasoning": "Motivation",
+        "items": POLICE_ITEMS,
+        "checklist": answer_all(bases),
+    }
+    values.update(overrides)
+    return values
+
+
+def test_unanswered_condition_is_refused_with_a_clear_message(flow, personas):
+    dr = flow.assigned()
+    bases = [basis("ji-search-seizure")]
+    incomplete = answer_all(bases)[:-1]
+
+    with pytest.raises(services.ActionRefused, match="Répondez à chaque condition") as refusal:
+        services.submit_opinion(
+            dr,
+            actor=personas["referent"],
+            legal_bases=bases,
+            proposal="refuse",
+            reasoning="x",
+            items=[],
+            checklist=incomplete,
+        )
+
+    assert refusal.value.http_status == 400
+    assert reread(dr).state == State.AWAITING_OPINION
+    assert not reread(dr).opinions.exists()
+
+
+def test_unmet_condition_needs_a_note(flow, personas):
+    dr = flow.assigned()
+    bases = [basis("ji-search-seizure")]
+    answers = answer_all(bases)
+    answers[0] = services.ChecklistData(bases[0], 0, "not_met", "")
+
+    with pytest.raises(services.ActionRefused, match="une note"):
+        services.submit_opinion(
+            dr,
+            actor=personas["referent"],
+            legal_bases=bases,
+            proposal="refuse",
+            reasoning="x",
+            items=[],
+            checklist=answers,
+        )
+
+
+def test_disclosure_despite_a_blocking_flag_needs_an_override(flow, personas):
+    dr = flow.assigned(requester_kind="police")
+
+    with pytest.raises(services.ActionRefused, match="dérogation motivée"):
+        services.submit_opinion(dr, actor=personas["referent"], **police_opinion())
+
+    assert reread(dr).state == State.AWAITING_OPINION
+
+
+def test_disclosure_despite_an_unmet_condition_needs_an_override(flow, personas):
+    dr = flow.assigned()
+    bases = [basis("ji-search-seizure")]
+    answers = answer_all(bases)
+    answers[0] = services.ChecklistData(bases[0], 0, "not_met", "Pas d'ordonnance jointe")
+
+    with pytest.raises(services.ActionRefused, match="dérogation motivée"):
+        services.submit_opinion(
+            dr,
+            actor=personas["referent"],
+            legal_bases=bases,
+            proposal="disclose",
+            reasoning="x",
+            items=[services.ItemData("Adresse", "address", "x")],
+            checklist=answers,
+        )
+
+
+def test_override_with_a_reason_passes_is_audited_and_shown_to_signers(flow, personas, client):
+    dr = flow.assigned(requester_kind="police")
+    reason = "Ordonnance du juge d'instruction reçue par fax, original suit."
+
+    services.submit_opinion(
+        dr, actor=personas["referent"], **police_opinion(override_reason=reason)
+    )
+    with pytest.raises(services.ActionRefused, match="dérogation motivée"):
+        services.approve(reread(dr), actor=personas["dg"])
+    services.approve(reread(dr), actor=personas["dg"], override_reason="Je confirme.")
+    services.sign_reply(reread(dr), actor=personas["dg"], password=PASSWORD)
+
+    opinion_event = AuditEvent.objects.get(action="submit_opinion", object_id=str(dr.pk))
+    assert opinion_event.details["override"] is True
+    assert "police_not_an_exception" in " ".join(opinion_event.details["overridden"])
+    assert (
+        opinion_event.details["override_reason_sha256"]
+        == hashlib.sha256(reason.encode()).hexdigest()
+    )
+    assert reason not in str(opinion_event.details)
+    approve_event = AuditEvent.objects.get(action="approve", object_id=str(dr.pk))
+    assert approve_event.details["override"] is True
+    client.force_login(personas["president"])
+    page = client.get(reverse("requests_app:sign", args=[dr.pk])).content.decode()
+    assert "Dérogation motivée du référent" in page
+    assert "Ordonnance du juge d&#x27;instruction reçue par fax" in page
+    assert "Je confirme." in page
+
+
+def test_refusal_needs_no_override_despite_blocking_flags(flow, personas):
+    dr = flow.assigned(requester_kind="police")
+
+    services.submit_opinion(
+        dr, actor=personas["referent"], **police_opinion(proposal="refuse", items=[])
+    )
+
+    assert reread(dr).state == State.AWAITING_REVIEW
+    assert reread(dr).opinions.get().override_reason == ""
+
+
+def test_flags_appear_on_intake_opinion_and_review_pages_and_in_the_api(flow, personas, client):
+    inadmissible = flow.received(cited_provision="")
+    police = flow.assigned(requester_kind="police")
+    client.force_login(personas["president"])
+    intake_page = client.get(reverse("requests_app:detail", args=[inadmissible.pk]))
+    client.force_login(personas["secretariat"])
+    preview = client.post(
+        reverse("requests_app:create"),
+        {
+            "received_on": "2026-11-02",
+            "channel": "oral",
+            "requester_kind": "police",
+            "requester_name": "Agent",
+            "information_requested": "Adresse",
+            "persons-TOTAL_FORMS": "0",
+            "persons-INITIAL_FORMS": "0",
+            "preview": "1",
+        },
+    )
+    client.force_login(personas["referent"])
+    bases = [basis("police-request")]
+    opinion_page = client.post(
+        reverse("requests_app:opinion", args=[police.pk]),
+        {
+            "legal_bases": [bases[0].pk],
+            "proposal": "disclose",
+            "reasoning": "x",
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "0",
+            "items-0-description": "Adresse",
+            "items-0-data_category": "address",
+            "items-0-necessity": "x",
+            "refresh": "1",
+        },
+    )
+    services.submit_opinion(
+        police, actor=personas["referent"], **police_opinion(override_reason="Motif")
+    )
+    client.force_login(personas["dg"])
+    review_page = client.get(reverse("requests_app:review", args=[police.pk]))
+    api = APIClient()
+    api.force_authenticate(personas["dg"])
+    api_body = api.get(reverse("api:request-detail", args=[police.pk])).json()
+
+    assert "<h2>Points d'attention</h2>" in intake_page.content.decode()
+    assert "Bloquant" in intake_page.content.decode()
+    assert preview.status_code == 200
+    assert "Bloquant" in preview.content.decode()
+    assert not reread(police).reviews.exists()
+    assert opinion_page.status_code == 200
+    assert "Bloquant" in opinion_page.content.decode()
+    # The checklist of the ticked basis is shown after the refresh.
+    assert f"cl-{bases[0].pk}-0-answer" in opinion_page.content.decode()
+    assert "Bloquant" in review_page.content.decode()
+    assert any(f["severity"] == "blocking" for f in api_body["flags"])
+
+
+def test_opinion_form_refuses_unanswered_conditions(flow, personas, client):
+    dr = flow.assigned()
+    ji = basis("ji-search-seizure")
+    client.force_login(personas["referent"])
+    answers = checklist_post([ji])
+    answers.pop(f"cl-{ji.pk}-0-answer")
+
+    response = client.post(
+        reverse("requests_app:opinion", args=[dr.pk]),
+        {
+            "legal_bases": [ji.pk],
+            "proposal": "refuse",
+            "reasoning": "x",
+            "items-TOTAL_FORMS": "0",
+            "items-INITIAL_FORMS": "0",
+            **answers,
+        },
+    )
+
+    assert response.status_code == 400
+    assert "Répondez à cette condition." in response.content.decode()
+    assert not reread(dr).opinions.exists()
