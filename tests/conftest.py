@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.signals import got_request_exception
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django.utils import timezone
 from django.utils.functional import empty
@@ -72,6 +73,20 @@ def _fast_passwords(settings, tmp_path):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     # The lazy storage reads PRIVATE_STORAGE_ROOT again on first use.
     private_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject reset
+
+
+@pytest.fixture(autouse=True)
+def _no_server_errors():
+    """Any unhandled exception in a view fails the test: no 500 anywhere."""
+    errors: list[object] = []
+
+    def collect(sender, request=None, **kwargs):
+        errors.append(getattr(request, "path", request))
+
+    got_request_exception.connect(collect)
+    yield
+    got_request_exception.disconnect(collect)
+    assert not errors, f"server errors on {errors}"
 
 
 def make_user(username: str, *roles: str, **extra) -> User:

@@ -99,11 +99,11 @@ def test_every_object_route_is_covered_here():
     assert object_routes == set(ACTING_ROLE)
 
 
-def _client(name, user):
+def _client(name, user) -> Client | APIClient:
     if name.startswith("api"):
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
+        api = APIClient()
+        api.force_authenticate(user)
+        return api
     client = Client()
     client.force_login(user)
     return client

@@ -1,0 +1,239 @@
+"""The auditor's workspace: access, filters, no personal data, query counts."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from requests_app import audit
+from requests_app.models import AuditEvent
+from tests.conftest import PASSWORD
+
+CANARIES = [
+    "CANARYNOM",
+    "CANARYPRENOM",
+    "CANARYINFO",
+    "CANARYRUE",
+    "CANARYJUGE",
+    "CANARYITEM",
+    "CANARYMOTIF",
+    "85010100115",  # CANARY_NISS
+]
+OTHER_ROLES = ["secretariat", "president", "dg", "referent", "other_referent", "outsider"]
+
+
+@pytest.fixture
+def auditor_client(client, personas, checkpoint_dir):
+    client.login(username="auditor", password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def requests_made(flow):
+    """Two requests moved through the procedure by the services (which audit)."""
+    first = flow.in_review()
+    second = flow.received(requester_reference="JI/2026/999")
+    return first, second
+
+
+def pages(reference: str) -> list[str]:
+    return [
+        reverse("audit:timeline"),
+        reverse("audit:timeline") + "?reference=" + reference,
+        reverse("audit:request", args=[reference]),
+        reverse("audit:request_access", args=[reference]),
+        reverse("audit:user_activity") + "?utilisateur=secretariat",
+        reverse("audit:verification"),
+    ]
+
+
+@pytest.mark.django_db
+def test_pages_for_the_auditor_and_404_for_everyone_else(client, personas, checkpoint_dir):
+    urls = [
+        *pages("SP-2026-0001"),
+        reverse("audit:export", args=["jsonl"]),
+        reverse("audit:export", args=["csv"]),
+    ]
+    for role in OTHER_ROLES:
+        client.login(username=personas[role].username, password=PASSWORD)
+        for url in urls:
+            assert client.get(url).status_code == 404, (role, url)
+        assert client.post(reverse("audit:verification")).status_code == 404, role
+        client.logout()
+    # Anonymous visitors are sent to the login page.
+    response = client.get(reverse("audit:timeline"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    client.login(username="auditor", password=PASSWORD)
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert client.get(reverse("audit:export", args=["xml"])).status_code == 404
+    # No other write endpoint: a POST to a read page is refused.
+    assert client.post(reverse("audit:timeline")).status_code == 405
+
+
+@pytest.mark.django_db
+def test_no_personal_data_and_no_inline_code(auditor_client, requests_made):
+    first, _ = requests_made
+    texts = []
+    for url in pages(first.reference):
+        response = auditor_client.get(url)
+        assert response.status_code == 200
+        texts.append(response.content.decode())
+    for fmt in ("jsonl", "csv"):
+        response = auditor_client.get(reverse("audit:export", args=[fmt]))
+        texts.append(b"".join(response.streaming_content).decode())
+    assert first.reference in texts[0]
+    for text in texts:
+        for canary in CANARIES:
+            assert canary not in text
+    for text in texts[:-2]:
+        assert "<script" not in text
+        assert "style=" not in text
+        assert "<style" not in text
+
+
+@pytest.mark.django_db
+def test_filters(auditor_client, requests_made, personas):
+    first, second = requests_made
+    url = reverse("audit:timeline")
+
+    by_reference = auditor_client.get(url, {"reference": first.reference})
+    rows = by_reference.context["rows"]
+    assert rows
+    assert {row["reference"] for row in rows} == {first.reference}
+    assert all(row["object_id"] == str(first.pk) for row in rows)
+
+    by_actor = auditor_client.get(url, {"acteur": "referent"})
+    assert by_actor.context["rows"]
+    assert {row["actor"] for row in by_actor.context["rows"]} == {"referent"}
+
+    by_action = auditor_client.get(url, {"action": "register_request"})
+    assert {row["action"] for row in by_action.context["rows"]} == {"register_request"}
+    assert {row["reference"] for row in by_action.context["rows"]} == {
+        first.reference,
+        second.reference,
+    }
+
+    today = timezone.localdate()
+    in_period = auditor_client.get(url, {"du": today.isoformat(), "au": today.isoformat()})
+    assert in_period.context["page"].paginator.count == AuditEvent.objects.count()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert auditor_client.get(url, {"du": tomorrow}).context["rows"] == []
+    yesterday = (today - timedelta(days=1)).isoformat()
+    assert auditor_client.get(url, {"au": yesterday}).context["rows"] == []
+    assert auditor_client.get(url, {"du": tomorrow, "au": yesterday}).context["rows"] == []
+
+    trail = auditor_client.get(reverse("audit:request", args=[first.reference]))
+    actions = [row["action"] for row in trail.context["rows"]]
+    assert "register_request" in actions
+    assert "submit_opinion" in actions
+    assert {row["reference"] for row in trail.context["rows"]} == {first.reference}
+
+    activity = auditor_client.get(
+        reverse("audit:user_activity"),
+        {"utilisateur": "president", "du": today.isoformat(), "au": today.isoformat()},
+    )
+    assert activity.context["subject"] == personas["president"]
+    assert activity.context["rows"]
+    assert {row["actor"] for row in activity.context["rows"]} == {"president"}
+    unknown = auditor_client.get(reverse("audit:user_activity"), {"utilisateur": "nobody"})
+    assert unknown.context["subject"] is None
+    assert "Aucun utilisateur" in unknown.content.decode()
+
+
+@pytest.mark.django_db
+def test_who_accessed_a_request(auditor_client, requests_made, personas):
+    first, _ = requests_made
+    audit.append(
+        actor_id=personas["president"].pk,
+        action="read_request",
+        object_type="disclosure_request",
+        object_id=first.pk,
+        details={"reference": first.reference, "content": True},
+    )
+    audit.append(
+        actor_id=personas["outsider"].pk,
+        action="refused",
+        object_type="disclosure_request",
+        object_id=first.pk,
+        details={"attempted": "read_request", "cause": "not_found_or_denied"},
+    )
+    response = auditor_client.get(reverse("audit:request_access", args=[first.reference]))
+    rows = response.context["rows"]
+    assert rows
+    assert all(row["action"].startswith("read_") for row in rows)
+    summary = {s["actor__username"]: s["count"] for s in response.context["summary"]}
+    assert summary["president"] >= 1
+    assert response.context["refused"] == 1
+    # The refused read shows the request by its reference, looked up by id.
+    trail = auditor_client.get(reverse("audit:request", args=[first.reference]))
+    refused = [row for row in trail.context["rows"] if row["action"] == "refused"]
+    assert refused[0]["reference"] == first.reference
+
+
+@pytest.mark.django_db
+def test_query_count_does_not_grow_with_page_size(auditor_client, personas):
+    users = list(personas.values())
+    for i in range(120):
+        audit.append(
+            actor_id=users[i % len(users)].pk,
+            action="read_request",
+            object_type="disclosure_request",
+            object_id=1000 + i,  # no such request: references looked up in one query
+            details={"content": False},
+        )
+    counts = []
+    for size in (25, 100):
+        with CaptureQueriesContext(connection) as queries:
+            response = auditor_client.get(reverse("audit:timeline"), {"taille": size})
+        assert response.status_code == 200
+        assert len(response.context["rows"]) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.django_db
+def test_verify_now_and_status(auditor_client, requests_made, checkpoint_dir):
+    page = auditor_client.get(reverse("audit:verification")).content.decode()
+    assert "Aucune vérification enregistrée" in page
+    response = auditor_client.post(reverse("audit:verification"), follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Vérification réussie" in page
+    assert "Intègre" in page
+    status = json.loads((checkpoint_dir / audit.STATUS_FILE).read_text())
+    assert status["ok"] is True
+    assert status["by"].startswith("auditor")
+    assert status["events"] == AuditEvent.objects.count()
+
+
+@pytest.mark.django_db
+def test_exports_download_and_are_audited(auditor_client, requests_made, personas):
+    before = AuditEvent.objects.count()
+    response = auditor_client.get(reverse("audit:export", args=["jsonl"]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == before
+    event = AuditEvent.objects.get(seq=before + 1)
+    assert event.action == "export_audit"
+    assert event.actor_id == personas["auditor"].pk
+    assert event.details == {"format": "jsonl", "events": before}
+
+    response = auditor_client.get(reverse("audit:export", args=["csv"]))
+    assert response["Content-Type"].startswith("text/csv")
+    rows = b"".join(response.streaming_content).decode().splitlines()
+    assert rows[0].startswith("seq,occurred_at,actor_id")
+    assert len(rows) == before + 2  # header, the events and the first export
+    assert AuditEvent.objects.get(seq=before + 2).details == {
+        "format": "csv",
+        "events": before + 1,
+    }
