@@ -17,7 +17,14 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from . import services
-from .models import ActingDesignation, AuditEvent, DisclosureRequest, User
+from .models import (
+    ActingDesignation,
+    AuditEvent,
+    DefaultDeadline,
+    DisclosureRequest,
+    PublicHoliday,
+    User,
+)
 
 
 class AuditedAdmin(admin.ModelAdmin[Any]):
@@ -111,3 +118,15 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+@admin.register(DefaultDeadline)
+class DefaultDeadlineAdmin(AuditedAdmin):
+    audit_object_type = "default_deadline"
+    list_display = ["requester_kind", "working_days"]
+
+
+@admin.register(PublicHoliday)
+class PublicHolidayAdmin(AuditedAdmin):
+    audit_object_type = "public_holiday"
+    list_display = ["day", "name"]

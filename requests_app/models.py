@@ -9,7 +9,7 @@ transition, save and write the audit event in one transaction.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import django_fsm as fsm
@@ -267,6 +267,9 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     dispatched_on = models.DateField(null=True, blank=True)
     dispatch_channel = models.CharField(max_length=32, choices=DispatchChannel.choices, blank=True)
     registered_mail_number = models.CharField(max_length=60, blank=True)
+    # The requester's deadline, or the default for the requester kind counted
+    # in Belgian working days from reception; set at intake.
+    due_on = models.DateField(null=True, blank=True)
 
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -316,10 +319,6 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
         return reverse("requests_app:detail", args=[self.pk])
 
     @property
-    def due_on(self) -> date | None:
-        return self.requester_deadline
-
-    @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
@@ -327,6 +326,13 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     def is_overdue(self) -> bool:
         due = self.due_on
         return self.is_open and due is not None and due < timezone.localdate()
+
+    @property
+    def is_nearly_late(self) -> bool:
+        """Open and due within three calendar days."""
+        due = self.due_on
+        today = timezone.localdate()
+        return self.is_open and due is not None and today <= due <= today + timedelta(days=3)
 
     def is_oral(self) -> bool:
         return self.channel == Channel.ORAL
@@ -493,6 +499,35 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     )
     def withdraw(self) -> None:
         self.closed_at = timezone.now()
+
+
+class DefaultDeadline(models.Model):
+    """Working days allowed to answer, per requester kind, when the letter sets none."""
+
+    requester_kind = models.CharField(max_length=32, choices=RequesterKind.choices, unique=True)
+    working_days = models.PositiveSmallIntegerField()
+
+    class Meta:
+        verbose_name = "délai par défaut"
+        verbose_name_plural = "délais par défaut"
+
+    def __str__(self) -> str:
+        return f"{self.get_requester_kind_display()}: {self.working_days} j. ouvrables"
+
+
+class PublicHoliday(models.Model):
+    """Extra non-working days kept by the administrator (local holidays, closures)."""
+
+    day = models.DateField(unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["day"]
+        verbose_name = "jour férié ou de fermeture"
+        verbose_name_plural = "jours fériés ou de fermeture"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}"
 
 
 class ReferenceCounter(models.Model):

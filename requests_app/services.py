@@ -27,7 +27,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from legal_basis import flags
 from legal_basis.models import LegalBasis
 
-from . import audit
+from . import audit, deadlines
 from .models import (
     Channel,
     ChecklistAnswer,
@@ -262,6 +262,9 @@ def register_request(
                 cited_provision=data.cited_provision,
                 information_requested=data.information_requested,
                 requester_deadline=data.requester_deadline,
+                due_on=deadlines.due_date(
+                    data.requester_kind, data.received_on, data.requester_deadline
+                ),
                 follows=follows,
                 registered_by=actor,
                 inadmissibility_reasons=[] if is_oral else inadmissibility_reasons(data),

@@ -138,7 +138,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "Demandes ouvertes dont le délai est dépassé",
                 visible.filter(
                     state__in=[s.value for s in OPEN_STATES],
-                    requester_deadline__lt=today,
+                    due_on__lt=today,
                 ),
             )
         )
@@ -148,7 +148,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "Mes demandes",
                 "Demandes qui vous sont attribuées",
                 visible.filter(referent=user, state=State.AWAITING_OPINION).order_by(
-                    "requester_deadline", "received_on"
+                    "due_on", "received_on"
                 ),
             )
         )
@@ -176,7 +176,7 @@ def register(request: HttpRequest) -> HttpResponse:
     if overdue:
         queryset = queryset.filter(
             state__in=[s.value for s in OPEN_STATES],
-            requester_deadline__lt=timezone.localdate(),
+            due_on__lt=timezone.localdate(),
         )
     page = Paginator(queryset.order_by("-year", "-number"), PAGE_SIZE).get_page(
         request.GET.get("page")
