@@ -242,6 +242,8 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "huisclos@localhost")
+# Used in e-mailed links (reminders).
+HUISCLOS_BASE_URL = env_str("HUISCLOS_BASE_URL", "http://127.0.0.1:8000")
 
 # Log records carry ids and references only; never request bodies.
 LOGGING = {
