@@ -242,6 +242,29 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "huisclos@localhost")
+# Audit trail (docs/audit.md): the Ed25519 key that signs checkpoints of the
+# chain head lives outside the database; the directory keeps the signed heads.
+HUISCLOS_AUDIT_SIGNING_KEY = env_str("HUISCLOS_AUDIT_SIGNING_KEY")
+HUISCLOS_AUDIT_CHECKPOINT_DIR = Path(
+    env_str("HUISCLOS_AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "var" / "audit-checkpoints"))
+)
+
+# Official letters (letters app). Each signer's PKCS#12 is stored in the
+# database re-encrypted under this passphrase (env var or *_FILE secret);
+# required outside DEBUG to store or use credentials.
+HUISCLOS_SIGNING_PASSPHRASE = env_secret("HUISCLOS_SIGNING_PASSPHRASE")
+# PEM files (comma-separated) of the CAs whose signatures are trusted.
+HUISCLOS_SIGNING_TRUST_ROOTS = [
+    p
+    for p in env_str(
+        "HUISCLOS_SIGNING_TRUST_ROOTS",
+        str(BASE_DIR / "var" / "demo-pki" / "ca.pem") if DEBUG else "",
+    ).split(",")
+    if p
+]
+# RFC 3161 timestamping authority (PAdES B-T); empty: no timestamp.
+HUISCLOS_TSA_URL = env_str("HUISCLOS_TSA_URL")
+
 # Used in e-mailed links (reminders).
 HUISCLOS_BASE_URL = env_str("HUISCLOS_BASE_URL", "http://127.0.0.1:8000")
 
@@ -255,5 +278,9 @@ LOGGING = {
     "loggers": {
         # The request logger would print request paths with query strings.
         "django.request": {"level": "ERROR"},
+        # WeasyPrint logs its progress at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "weasyprint.progress": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

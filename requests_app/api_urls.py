@@ -8,6 +8,7 @@ urlpatterns = [
     path("requests/", api.request_list, name="request-list"),
     path("requests/<int:pk>/", api.request_detail, name="request-detail"),
     path("requests/<int:pk>/scan/", api.request_scan, name="request-scan"),
+    path("requests/<int:pk>/reply.pdf", api.request_reply_pdf, name="request-reply-pdf"),
     path("requests/<int:pk>/assign/", api.assign, name="request-assign"),
     path("requests/<int:pk>/opinion/", api.opinion, name="request-opinion"),
     path("requests/<int:pk>/approve/", api.approve, name="request-approve"),

@@ -647,13 +647,16 @@ def _export_rows(upto: int) -> Iterator[Row]:
 
 
 def jsonl_lines(upto: int) -> Iterator[str]:
-    """One JSON object per event: the canonical fields plus `hash`."""
+    """One JSON object per event: the canonical fields plus `hash`.
+
+    Written in ASCII (non-ASCII as \\u escapes) so that no line separator
+    such as U+2028 can split a line; a verifier parses each line and
+    re-serialises the fields canonically.
+    """
     for row in _export_rows(upto):
         fields = dict(zip(ROW_NAMES, row, strict=True))
         fields["details"] = json.loads(fields["details"])
-        yield (
-            json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
-        )
+        yield json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n"
 
 
 def csv_lines(upto: int) -> Iterator[str]:

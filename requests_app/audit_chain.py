@@ -32,8 +32,12 @@ in-memory rows) goes through it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -199,48 +203,34 @@ def verify_tuples(
     jint = _JsonInt()
     jdet = _JsonDetails()
     result = Segment()
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return result
+    result.first_seq = first[0]
+    result.first_prev_hash = first[9]
+    # Without a given start, the first prev_hash is taken as it is (`stitch`
+    # checks it); a malformed one cannot hash to anything genuine anyway.
+    prev = first[9] if start_prev_hash is None else start_prev_hash
     expected = start_seq
-    prev: str | None = start_prev_hash
-    for row in rows:
+    for row in itertools.chain((first,), iterator):
         seq, at, actor, action, otype, oid, fs, ts, det, ph, h = row
         if seq != expected or type(seq) is not int:
-            if type(seq) is not int:
-                result.finding = Finding(
-                    expected, f"sequence broken: seq {seq!r} is not an integer", "sequence"
-                )
-            elif seq < expected:
-                result.finding = Finding(
-                    seq,
-                    f"sequence broken: expected {expected}, found {seq} again "
-                    "(duplicated or reordered event)",
-                    "sequence",
-                )
-            else:
-                result.finding = Finding(
-                    expected,
-                    f"sequence broken: expected {expected}, found {seq} "
-                    "(missing or reordered event)",
-                    "sequence",
-                )
+            result.finding = _sequence_finding(seq, expected)
             break
-        if result.count == 0:
-            result.first_seq = seq
-            result.first_prev_hash = ph
-        if prev is not None and ph != prev:
+        if ph != prev:
             result.finding = Finding(
                 seq, "prev_hash does not match the hash of the previous event", "link"
             )
             break
-        # prev_hash equals a verified hex digest (or genesis), so it needs no escaping;
-        # an unchecked first prev_hash goes through the encoder.
-        ph_json = f'"{ph}"' if prev is not None else jstr[ph]
+        # prev_hash equals a verified hex digest (or genesis): no escaping needed.
         try:
             text = (
                 f'{{"action":{jstr[action]},'
                 f'"actor_id":{jint[actor] if type(actor) is int else enc(actor)},'
                 f'"details":{jdet[det]},"from_state":{jstr[fs]},'
                 f'"object_id":{jstr[oid]},"object_type":{jstr[otype]},'
-                f'"occurred_at":{esc(at)},"prev_hash":{ph_json},'
+                f'"occurred_at":{esc(at)},"prev_hash":"{ph}",'
                 f'"seq":{seq},"to_state":{jstr[ts]}}}'
             )
         except TypeError:  # a timestamp that is not a string: no fast path
@@ -264,38 +254,44 @@ def verify_tuples(
             next_cp = pending.pop() if pending else -1
         prev = h
         expected += 1
-        result.count += 1
+    result.count = expected - start_seq
     if result.count:
         result.last_seq = expected - 1
         result.last_hash = prev
     return result
 
 
+def _sequence_finding(seq: Any, expected: int) -> Finding:
+    if type(seq) is not int:
+        return Finding(expected, f"sequence broken: seq {seq!r} is not an integer", "sequence")
+    if seq < expected:
+        return Finding(
+            seq,
+            f"sequence broken: expected {expected}, found {seq} again "
+            "(duplicated or reordered event)",
+            "sequence",
+        )
+    return Finding(
+        expected,
+        f"sequence broken: expected {expected}, found {seq} (missing or reordered event)",
+        "sequence",
+    )
+
+
 def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
     """Join walks over consecutive seq ranges, as if one walk had been made.
 
     Each item is (first seq of the range, its Segment walked with
-    start_seq=that seq and start_prev_hash=None).
+    start_seq=that seq and start_prev_hash=None), in seq order.
     """
     total = Segment()
     expected = 1
     prev = GENESIS_HASH
     for low, seg in segments:
         total.checkpoint_hashes.update(seg.checkpoint_hashes)
-        if seg.first_seq is None:
-            if seg.finding is not None:  # the range's first row was out of sequence
-                if expected != low:
-                    total.finding = Finding(
-                        expected,
-                        f"sequence broken: expected {expected}, found a later seq "
-                        "(missing or reordered event)",
-                        "sequence",
-                    )
-                else:
-                    total.finding = seg.finding
-                return total
+        if seg.first_seq is None:  # no rows in this range
             continue
-        if expected != low:
+        if expected != low:  # the earlier ranges stopped short of this one
             total.finding = Finding(
                 expected,
                 f"sequence broken: expected {expected}, found {seg.first_seq} "
@@ -303,7 +299,7 @@ def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
                 "sequence",
             )
             return total
-        if seg.first_prev_hash != prev:
+        if seg.first_seq == low and seg.first_prev_hash != prev:
             total.finding = Finding(
                 low, "prev_hash does not match the hash of the previous event", "link"
             )
@@ -312,8 +308,9 @@ def stitch(segments: Sequence[tuple[int, Segment]]) -> Segment:
             total.first_seq = seg.first_seq
             total.first_prev_hash = seg.first_prev_hash
         total.count += seg.count
-        total.last_seq = seg.last_seq
-        total.last_hash = seg.last_hash
+        if seg.count:
+            total.last_seq = seg.last_seq
+            total.last_hash = seg.last_hash
         if seg.finding is not None:
             total.finding = seg.finding
             return total
@@ -409,13 +406,42 @@ def pg_range_query(table: str, after: int | None, upto: int | None) -> tuple[str
 def iter_pg_rows(
     raw_connection: Any, table: str, after: int | None = None, upto: int | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    """Stream rows through a server-side cursor; call inside a transaction."""
+    """Stream rows through a server-side cursor; call inside a transaction.
+
+    A helper thread fetches the next chunk while the caller works on the
+    current one, so the database produces rows while Python hashes.
+    """
     sql, params = pg_range_query(table, after, upto)
+    chunks: queue.Queue[list[tuple[Any, ...]] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch(cursor: Any) -> None:
+        try:
+            while not stop.is_set():
+                rows = cursor.fetchmany(FETCH_SIZE)
+                if not rows:
+                    break
+                chunks.put(rows)
+            chunks.put(None)
+        except BaseException as error:  # handed over to the consumer
+            chunks.put(error)
+
     with raw_connection.cursor(name="huisclos_audit_rows") as cursor:
         cursor.itersize = FETCH_SIZE
         cursor.execute(sql, params)
-        while rows := cursor.fetchmany(FETCH_SIZE):
-            yield from rows
+        fetcher = threading.Thread(target=fetch, args=(cursor,), daemon=True)
+        fetcher.start()
+        try:
+            while (chunk := chunks.get()) is not None:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                yield from chunk
+        finally:
+            stop.set()
+            while fetcher.is_alive():  # unblock a fetcher waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    chunks.get(timeout=0.05)
+            fetcher.join()
 
 
 def verify_pg_range(

@@ -26,6 +26,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from legal_basis import flags
 from legal_basis.models import LegalBasis
+from letters import services as letters
 
 from . import audit, deadlines
 from .models import (
@@ -789,6 +790,12 @@ def _create_reply(
         )
         for i, item in enumerate(items, start=1)
     )
+    # Rendered in the decision's transaction: a letter that cannot be
+    # produced must not leave a decision without its letter.
+    try:
+        letters.create_reply_document(reply)
+    except letters.LetterUnavailable as error:
+        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
     return reply
 
 
@@ -881,6 +888,26 @@ def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: 
             )
             signature = Signature.objects.create(
                 reply=reply, signer=actor, capacity=capacity, is_acting=is_acting
+            )
+            # The PAdES signature goes in the same transaction: if it fails,
+            # the signature is not recorded.
+            try:
+                document = letters.sign_reply_document(signature)
+            except letters.LetterUnavailable as error:
+                raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
+            audit.append(
+                actor_id=actor.pk,
+                action="sign_letter",
+                object_type=OBJECT_TYPE,
+                object_id=disclosure_request.pk,
+                details={
+                    "reference": disclosure_request.reference,
+                    "signature_id": signature.pk,
+                    "field": letters.FIELD_FOR_CAPACITY[capacity],
+                    "pdf_sha256": document.sha256,
+                    "pdf_revision": document.revision,
+                    "final": transition.__name__ == "sign_second",
+                },
             )
     return signature
 

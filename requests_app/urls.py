@@ -10,6 +10,7 @@ urlpatterns = [
     path("demandes/nouvelle/", views.create, name="create"),
     path("demandes/<int:pk>/", views.detail, name="detail"),
     path("demandes/<int:pk>/lettre/", views.scan, name="scan"),
+    path("demandes/<int:pk>/reponse.pdf", views.reply_pdf, name="reply_pdf"),
     path("demandes/<int:pk>/attribuer/", views.assign, name="assign"),
     path("demandes/<int:pk>/avis/", views.opinion, name="opinion"),
     path("demandes/<int:pk>/controle/", views.review, name="review"),

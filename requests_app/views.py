@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from legal_basis.models import LegalBasis, RequesterKind
+from letters import services as letters
+from letters.models import ReplyDocument
 
 from . import services
 from .forms import (
@@ -272,6 +274,7 @@ def _detail_queryset() -> QuerySet[DisclosureRequest]:
         "reply__items",
         "reply__legal_bases",
         "reply__signatures__signer",
+        "reply__document",
     )
 
 
@@ -291,6 +294,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         current = disclosure_request.current_opinion()
         if current is not None and disclosure_request.state == State.AWAITING_REVIEW:
             flags += _opinion_flags(disclosure_request, current)
+    document = getattr(reply, "document", None) if reply is not None else None
+    check = None
+    if document is not None and show_reply and reply is not None and reply.signatures.all():
+        check = letters.verify_reply_document(reply)
     return render(
         request,
         "requests_app/detail.html",
@@ -303,6 +310,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": available_actions(disclosure_request, user),
             "sees_everything": sees_everything(user),
             "flags": flags,
+            "document": document
+            if document and may_download_reply(user, disclosure_request)
+            else None,
+            "check": check,
         },
     )
 
@@ -331,6 +342,34 @@ def scan(request: HttpRequest, pk: int) -> FileResponse:
 def _forbidden(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     messages.error(request, "Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
     return render(request, "requests_app/forbidden.html", {"dr": disclosure_request}, status=403)
+
+
+REPLY_PDF_STATES_FOR_SECRETARIAT = {State.SIGNED, State.DISPATCHED, State.CLOSED}
+
+
+def may_download_reply(user: User, disclosure_request: DisclosureRequest) -> bool:
+    """Content roles at any time; the secretariat once signed, to dispatch it."""
+    return can_see_content(user, disclosure_request) or (
+        user.has_role(Role.SECRETARIAT)
+        and disclosure_request.state in REPLY_PDF_STATES_FOR_SECRETARIAT
+    )
+
+
+@login_required
+def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
+    user = _user(request)
+    disclosure_request = _load(request, pk, "reply_pdf")
+    document = ReplyDocument.objects.filter(reply__request=disclosure_request).first()
+    if document is None or not may_download_reply(user, disclosure_request):
+        services.record_denied_read(user, what="reply_pdf", object_id=pk)
+        raise Http404
+    services.record_access(disclosure_request, actor=user, what="reply_pdf")
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=f"{disclosure_request.reference}-reponse.pdf",
+        content_type="application/pdf",
+    )
 
 
 @login_required

@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.functional import empty
 
 from legal_basis.models import LegalBasis
+from letters import certificates
+from letters.credentials import store_credential
 from requests_app import services
 from requests_app.models import (
     ActingDesignation,
@@ -71,6 +73,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _fast_passwords(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    settings.HUISCLOS_SIGNING_PASSPHRASE = "test-signing-passphrase"
     # The lazy storage reads PRIVATE_STORAGE_ROOT again on first use.
     private_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject reset
 
@@ -89,10 +92,26 @@ def _no_server_errors():
     assert not errors, f"server errors on {errors}"
 
 
+_TEST_CA = certificates.make_root_ca("CPAS de Test")
+SIGNING_ROLES = {Role.PRESIDENT, Role.DIRECTOR_GENERAL}
+
+
+def give_credential(user: User) -> None:
+    """A test certificate, so the user can put a PAdES signature on letters."""
+    issued = certificates.issue_signer(
+        _TEST_CA,
+        common_name=user.get_full_name() or user.username,
+        organisation="CPAS de Test",
+    )
+    store_credential(user, certificates.to_pkcs12(issued, [_TEST_CA.certificate], b"t"), b"t")
+
+
 def make_user(username: str, *roles: str, **extra) -> User:
     user = User.objects.create_user(username, password=PASSWORD, **extra)
     for role in roles:
         user.groups.add(Group.objects.get(name=role))
+    if SIGNING_ROLES & set(roles):
+        give_credential(user)
     return user
 
 
@@ -135,6 +154,7 @@ def outsider(db) -> User:
 def acting_dg(db) -> User:
     """A referent designated acting DG from yesterday to tomorrow."""
     user = make_user("acting_dg", Role.REFERENT)
+    give_credential(user)
     today = timezone.localdate()
     ActingDesignation.objects.create(
         user=user,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -15,7 +16,7 @@ TABLE = "requests_app_auditevent"
 # Details that stress the canonical form: non-ASCII, quotes, backslashes,
 # control characters, nesting, keys that sort differently by length and by
 # code point, big integers, booleans and null.
-VARIED_DETAILS = [
+VARIED_DETAILS: list[dict[str, Any]] = [
     {},
     {"reference": "SP-2026-0001", "content": True},
     {"b": 1, "a": 2, "aa": 3, "é": "été", "Z": None},
@@ -49,7 +50,7 @@ def chain_users(db) -> list[User]:
 
 @pytest.fixture
 def checkpoint_dir(settings, tmp_path) -> Path:
-    directory = tmp_path / "checkpoints"
+    directory: Path = tmp_path / "checkpoints"
     settings.HUISCLOS_AUDIT_CHECKPOINT_DIR = str(directory)
     settings.HUISCLOS_AUDIT_SIGNING_KEY = str(tmp_path / "keys" / "audit-signing.pem")
     return directory
@@ -62,7 +63,7 @@ def signing_key(checkpoint_dir, settings) -> Path:
     return key_path
 
 
-def run_sql(sql: str, params: list | None = None) -> None:
+def run_sql(sql: str, params: list[Any] | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
@@ -70,7 +71,7 @@ def test_a_failing_audit_write_aborts_the_business_write(monkeypatch):
         raise Boom("audit storage unavailable")
 
     @transaction.atomic
-    def action(n: int, details: dict) -> None:
+    def action(n: int, details: dict[str, Any]) -> None:
         business_write(n)
         audit.append(actor_id=None, action="fault_test", details=details)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -26,7 +27,7 @@ N = 1000
 
 
 @pytest.fixture
-def chain(chain_users, checkpoint_dir) -> list[dict]:
+def chain(chain_users, checkpoint_dir) -> list[dict[str, Any]]:
     build_chain(N, chain_users)
     return list(audit.iter_event_rows())
 
@@ -40,11 +41,11 @@ def small_chain(chain_users, checkpoint_dir) -> None:
     build_chain(SMALL, chain_users)
 
 
-def head_of(rows: list[dict]) -> tuple[int, str]:
+def head_of(rows: list[dict[str, Any]]) -> tuple[int, str]:
     return rows[-1]["seq"], rows[-1]["hash"]
 
 
-def tampered_value(column: str, row: dict, other_user: int):
+def tampered_value(column: str, row: dict[str, Any], other_user: int):
     value = row[column]
     if column == "seq":
         return value + 10**6
@@ -62,7 +63,7 @@ def tampered_value(column: str, row: dict, other_user: int):
     return value + "x"
 
 
-def forged_after(rows: list[dict], index: int) -> dict:
+def forged_after(rows: list[dict[str, Any]], index: int) -> dict[str, Any]:
     """A well-formed event chained on row `index`, with a valid hash of its own."""
     fields = {name: rows[index][name] for name in ROW_NAMES if name != "hash"} | {
         "seq": rows[index]["seq"] + 1,
@@ -101,7 +102,7 @@ def test_fast_canonical_form_equals_reference():
             "prev_hash": "a" * 64,
         }
         expected = audit.canonical_bytes(fields)
-        row = [fields[name] for name in ROW_NAMES[:-1]]
+        row: list[Any] = [fields[name] for name in ROW_NAMES[:-1]]
         row[8] = json.dumps(details)  # any JSON text of the details will do
         assert canonical_text(*row).encode() == expected
         digest = hashlib.sha256(expected).hexdigest()

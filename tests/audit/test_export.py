@@ -24,7 +24,9 @@ FORMULAS = ["=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx"]
 # PostgreSQL text cannot hold NUL, so that prefix is only tested on its own.
 
 
-def script(*args: str | Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def script(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, SCRIPT, *map(str, args)],
         capture_output=True,

@@ -79,13 +79,13 @@ def signers(db, pki, personas):
 def letterhead(db) -> Letterhead:
     letterhead = Letterhead.load()
     letterhead.name = "CPAS de Namur"
-    letterhead.address = "Rue de Dave 165\n5100 Jambes"
+    letterhead.address = "Rue de la Démonstration 1\n5000 Namur"
     letterhead.city = "Namur"
-    letterhead.phone = "081 33 70 11"
-    letterhead.email = "secretariat@cpasnamur.be"
-    letterhead.website = "www.cpasnamur.be"
-    letterhead.enterprise_number = "0212.345.678"
-    letterhead.dpo_contact = "dpo@cpasnamur.be"
+    letterhead.phone = "081 00 00 00"
+    letterhead.email = "secretariat@cpas-demo.be"
+    letterhead.website = "www.cpas-demo.be"
+    letterhead.enterprise_number = "0000.000.097"
+    letterhead.dpo_contact = "dpo@cpas-demo.be"
     letterhead.save()
     return letterhead
 
@@ -165,3 +165,11 @@ def sign_in_order(dr, first: User, second: User):
         signature = services.sign_reply(dr, actor=actor, password=PASSWORD)
         letter_services.sign_reply_document(signature)
     return ReplyDocument.objects.get(reply=dr.reply)
+
+
+def record_signature(dr, user: User, capacity: str, *, acting: bool = False) -> Signature:
+    """A Signature row made directly, without the workflow (which, once it
+    signs the letter itself, would sign before the test could choose how)."""
+    return Signature.objects.create(
+        reply=dr.reply, signer=user, capacity=capacity, is_acting=acting
+    )

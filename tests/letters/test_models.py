@@ -135,3 +135,13 @@ def test_make_demo_certificates(tmp_path, personas, acting_dg):
     first_root = (out / "ca.pem").read_bytes()
     call_command("make_demo_certificates", "--out", str(out), "president", stdout=io.StringIO())
     assert (out / "ca.pem").read_bytes() == first_root  # the root is reused
+
+
+def test_rotating_the_server_passphrase(pki, personas):
+    from letters.credentials import rewrap_all
+
+    credential = store_credential(personas["dg"], _p12(pki, b"uploaded"), b"uploaded")
+    assert rewrap_all(SIGNING_PASSPHRASE.encode(), b"new server passphrase") == 1
+    stored = bytes(SigningCredential.objects.get(pk=credential.pk).pkcs12)
+    key, _, _ = pkcs12.load_key_and_certificates(stored, b"new server passphrase")
+    assert key is not None

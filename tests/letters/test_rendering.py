@@ -6,6 +6,7 @@ import io
 import re
 
 import pytest
+from django.utils import timezone
 from pypdf import PdfReader
 
 from legal_basis.models import LegalBasis
@@ -39,7 +40,7 @@ def _assert_common(dr, text: str) -> None:
     assert f"Nos réf. {dr.reference}" in text
     assert "Vos réf. JI/2026/123" in text
     assert f"Objet : Votre demande du {french_date(dr.received_on)}" in text
-    assert f"Namur, le {french_date(dr.reply.created_at.date())}" in text
+    assert f"Namur, le {french_date(timezone.localdate(dr.reply.created_at))}" in text
     assert "Juge CANARYJUGE" in text
     assert "Tribunal de première instance" in text
     assert "Rue CANARYRUE 1, 5000 Namur" in text

@@ -18,15 +18,26 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, NameObject
 
+from letters import rendering, signing
 from letters import services as letter_services
-from letters import signing
 from letters.credentials import signing_passphrase
 from letters.models import ReplyDocument, SigningCredential
 from letters.rendering import render_letter
 from requests_app import services
+from requests_app.models import Role
 from tests.conftest import PASSWORD
 
-from .conftest import PDFSIG_VALID, pdfsig, requires_pdfsig, revisions, sign_in_order
+from .conftest import (
+    PDFSIG_VALID,
+    pdfsig,
+    record_signature,
+    requires_pdfsig,
+    revisions,
+    sign_in_order,
+)
+
+DG = Role.DIRECTOR_GENERAL.value
+PRESIDENT = Role.PRESIDENT.value
 
 
 def _assert_both_valid(pdf: bytes, pki, *, first: str, second: str) -> None:
@@ -192,8 +203,8 @@ def test_rfc3161_timestamps(flow, signers, pki):
     stamper = DummyTimeStamper(tsa_cert, tsa_key, certs_to_embed=[ca_cert])  # type: ignore[arg-type]
     dr = flow.awaiting_signatures()
     letter_services.create_reply_document(dr.reply)
-    for actor in (signers["dg"], signers["president"]):
-        signature = services.sign_reply(dr, actor=actor, password=PASSWORD)
+    for actor, capacity in ((signers["dg"], DG), (signers["president"], PRESIDENT)):
+        signature = record_signature(dr, actor, capacity)
         letter_services.sign_reply_document(signature, timestamper=stamper)
     pdf = ReplyDocument.objects.get(reply=dr.reply).read()
     report = signing.validate(pdf, pki.roots)
@@ -262,7 +273,8 @@ def test_the_fields_sit_on_the_reserved_rectangles(flow, signers):
 
 def test_signing_without_credential_is_refused(flow, personas):
     dr = flow.awaiting_signatures()
-    signature = services.sign_reply(dr, actor=personas["dg"], password=PASSWORD)
+    SigningCredential.objects.filter(user=personas["dg"]).delete()
+    signature = record_signature(dr, personas["dg"], DG)
     with pytest.raises(letter_services.LetterUnavailable) as refused:
         letter_services.sign_reply_document(signature)
     assert refused.value.cause == "no_signing_credential"
@@ -271,13 +283,13 @@ def test_signing_without_credential_is_refused(flow, personas):
 def test_signing_is_idempotent_and_checks_the_stored_hash(flow, signers):
     dr = flow.awaiting_signatures()
     letter_services.create_reply_document(dr.reply)
-    signature = services.sign_reply(dr, actor=signers["dg"], password=PASSWORD)
+    signature = record_signature(dr, signers["dg"], DG)
     first = letter_services.sign_reply_document(signature)
     again = letter_services.sign_reply_document(signature)
     assert again.sha256 == first.sha256
     assert again.revision == 2
     ReplyDocument.objects.filter(pk=first.pk).update(sha256="0" * 64)
-    second = services.sign_reply(dr, actor=signers["president"], password=PASSWORD)
+    second = record_signature(dr, signers["president"], PRESIDENT)
     with pytest.raises(letter_services.LetterUnavailable) as refused:
         letter_services.sign_reply_document(second)
     assert refused.value.cause == "letter_hash_mismatch"
@@ -303,3 +315,41 @@ def test_verify_reply_fails_when_only_one_signature(flow, signers):
     letter_services.sign_reply_document(signature)
     with pytest.raises(CommandError):
         call_command("verify_reply", dr.reference, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_an_acting_signer_is_named_as_such(flow, signers, pki, acting_dg):
+    from .conftest import issue_credential, pdf_text
+
+    acting_dg.first_name, acting_dg.last_name = "Alex", "Remplaçant"
+    acting_dg.save()
+    issue_credential(pki, acting_dg)
+    dr = flow.awaiting_signatures()
+    document = sign_in_order(dr, acting_dg, signers["president"])
+    signature = dr.reply.signatures.get(signer=acting_dg)
+    assert signature.is_acting
+    report = signing.validate(document.read(), pki.roots)
+    assert report.complete, report.problems()
+    director = next(s for s in report.signatures if s.field == signing.FIELD_DIRECTOR)
+    assert "Alex Remplaçant" in director.signer_subject
+    stamp = rendering.render_stamp(
+        signer_name="Alex Remplaçant",
+        capacity=signature.capacity,
+        acting=True,
+        signed_at=signature.signed_at,
+        reference=dr.reference,
+    )
+    text = " ".join(pdf_text(stamp).split())
+    assert "Alex Remplaçant" in text
+    assert "Directeur général f.f." in text
+    assert dr.reference in text
+
+
+def test_an_unreachable_tsa_refuses_the_signature(flow, signers, settings):
+    settings.HUISCLOS_TSA_URL = "http://127.0.0.1:9/tsa"  # discard port: refused at once
+    dr = flow.awaiting_signatures()
+    letter_services.create_reply_document(dr.reply)
+    signature = record_signature(dr, signers["dg"], DG)
+    with pytest.raises(letter_services.LetterUnavailable) as refused:
+        letter_services.sign_reply_document(signature)
+    assert refused.value.cause == "signing_failed"
+    assert ReplyDocument.objects.get(reply=dr.reply).revision == 1

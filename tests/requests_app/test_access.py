@@ -44,6 +44,7 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:create": (None, ["GET"], {"secretariat"}),
     "requests_app:detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
     "requests_app:scan": ("awaiting_review", ["GET"], CONTENT),
+    "requests_app:reply_pdf": ("signed", ["GET"], CONTENT | {"secretariat"}),
     "requests_app:assign": ("awaiting_assignment", ["GET", "POST"], {"president", "dg"}),
     "requests_app:opinion": ("awaiting_opinion", ["GET", "POST"], {"referent"}),
     "requests_app:review": ("awaiting_review", ["GET", "POST"], {"dg"}),
@@ -54,6 +55,7 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "api:request-list": (None, ["GET"], REGISTER),
     "api:request-detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
     "api:request-scan": ("awaiting_review", ["GET"], CONTENT),
+    "api:request-reply-pdf": ("signed", ["GET"], CONTENT | {"secretariat"}),
     "api:request-assign": ("awaiting_assignment", ["POST"], {"president", "dg"}),
     "api:request-opinion": ("awaiting_opinion", ["POST"], {"referent"}),
     "api:request-approve": ("awaiting_review", ["POST"], {"dg"}),
@@ -68,11 +70,17 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "api-schema": (None, ["GET"], STAFF | {"outsider"}),
     "legal_basis:list": (None, ["GET"], STAFF),
     "legal_basis:detail": (None, ["GET"], STAFF),
+    "audit:timeline": (None, ["GET"], {"auditor"}),
+    "audit:request": (None, ["GET"], {"auditor"}),
+    "audit:request_access": (None, ["GET"], {"auditor"}),
+    "audit:user_activity": (None, ["GET"], {"auditor"}),
+    "audit:verification": (None, ["GET", "POST"], {"auditor"}),
+    "audit:export": (None, ["GET"], {"auditor"}),
     # Public by nature; tested elsewhere.
     "login": (None, [], set()),
     "logout": (None, [], set()),
 }
-EXTERNAL_PREFIXES = ("admin:", "audit:", "letters:")
+EXTERNAL_PREFIXES = ("admin:",)
 
 
 def test_every_route_has_an_access_rule():
@@ -89,6 +97,10 @@ def _url(name: str, dr) -> str:
         return str(reverse(name, args=["cp-458"]))
     if name == "legal_basis:detail":
         return str(reverse(name, args=["cp-458", 1]))
+    if name in ("audit:request", "audit:request_access"):
+        return str(reverse(name, args=["SP-2026-0001"]))
+    if name == "audit:export":
+        return str(reverse(name, args=["jsonl"]))
     if dr is None:
         return str(reverse(name))
     return str(reverse(name, args=[dr.pk]))

@@ -39,6 +39,7 @@ CANARIES = [
 ACTING_ROLE = {
     "requests_app:detail": ("president", None),
     "requests_app:scan": ("referent", None),
+    "requests_app:reply_pdf": ("secretariat", None),
     "requests_app:assign": ("president", {"referent": "__referent__"}),
     "requests_app:opinion": (
         "referent",
@@ -69,6 +70,7 @@ ACTING_ROLE = {
     "requests_app:withdraw": ("secretariat", {}),
     "api:request-detail": ("president", None),
     "api:request-scan": ("referent", None),
+    "api:request-reply-pdf": ("president", None),
     "api:request-assign": ("president", {"referent": "__referent__"}),
     "api:request-opinion": (
         "referent",

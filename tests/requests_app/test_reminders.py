@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from typing import Any
 
 from django.core import mail
 from django.core.management import call_command
@@ -14,7 +15,7 @@ from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS
 CANARIES = [CANARY_NAME, CANARY_FIRST, CANARY_NISS, "CANARYINFO", "CANARYJUGE", "CANARYRUE"]
 
 
-def mails_for(user: User) -> list:
+def mails_for(user: User) -> list[Any]:
     return [m for m in mail.outbox if m.to == [user.email]]
 
 

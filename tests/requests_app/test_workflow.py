@@ -19,7 +19,7 @@ ROLES = ["secretariat", "president", "dg", "referent", "other_referent", "audito
 def transition_events(dr: DisclosureRequest) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.filter(object_type="disclosure_request", object_id=str(dr.pk))
-        .exclude(action__in=["refused", "read_request", "read_scan"])
+        .exclude(to_state="")
         .order_by("seq")
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -66,6 +67,11 @@ class Command(BaseCommand):
                 "ends_on": today + timedelta(days=60),
             },
         )
+        # Offline test certificates for the demo signatories (Président, DG,
+        # acting DG), so demo replies carry real PAdES signatures.
+        call_command(
+            "make_demo_certificates", out=str(settings.BASE_DIR / "var" / "demo-pki"), verbosity=0
+        )
         if not DisclosureRequest.objects.exists():
             self._requests(users, today)
         self.stdout.write(self.style.SUCCESS("Demo ready on http://127.0.0.1:8000"))
@@ -110,6 +116,12 @@ class Command(BaseCommand):
         ji = LegalBasis.objects.current().get(code="ji-search-seizure")
         police = LegalBasis.objects.current().get(code="police-request")
 
+        def answers(basis: LegalBasis, answer: str, note: str) -> list[services.ChecklistData]:
+            return [
+                services.ChecklistData(basis, position, answer, note)
+                for position in range(len(basis.checklist))
+            ]
+
         # Waiting for assignment.
         register(
             requester_kind="landlord",
@@ -152,6 +164,7 @@ class Command(BaseCommand):
                 services.ItemData("Adresse connue du CPAS", "address", "Localiser la personne"),
                 services.ItemData("Période d'aide (2025-2026)", "aid", "Objet de l'instruction"),
             ],
+            checklist=answers(ji, "met", "Vérifié sur l'ordonnance jointe."),
         )
         # Police request refused, signed once (by the DG), waiting for the Président.
         dr = register(
@@ -171,6 +184,7 @@ class Command(BaseCommand):
             reasoning="Une demande de la police n'est pas une exception au secret "
             "professionnel ; aucune ordonnance d'un juge d'instruction n'est jointe.",
             items=[],
+            checklist=answers(police, "not_met", "Aucune ordonnance ni concertation."),
         )
         services.refuse_disclosure(dr, actor=dg, remarks="Pas de base légale de levée.")
         services.sign_reply(dr, actor=dg, password=DEMO_PASSWORD)
@@ -186,6 +200,7 @@ class Command(BaseCommand):
             items=[
                 services.ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance")
             ],
+            checklist=answers(ji, "met", "Vérifié sur l'ordonnance jointe."),
         )
         services.approve(dr, actor=dg)
         services.sign_reply(dr, actor=dg, password=DEMO_PASSWORD)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from requests_app.models import User
+
+from .credentials import CredentialError, inspect_pkcs12, store_credential
+from .models import Letterhead, ReplyDocument, SigningCredential
+from .validators import sanitise_logo
+
+# The stubs make these classes generic; at run time they are not.
+if TYPE_CHECKING:
+    LetterheadFormBase = forms.ModelForm[Letterhead]
+    LetterheadAdminBase = admin.ModelAdmin[Letterhead]
+    CredentialFormBase = forms.ModelForm[SigningCredential]
+    CredentialAdminBase = admin.ModelAdmin[SigningCredential]
+    DocumentAdminBase = admin.ModelAdmin[ReplyDocument]
+else:
+    LetterheadFormBase = CredentialFormBase = forms.ModelForm
+    LetterheadAdminBase = CredentialAdminBase = DocumentAdminBase = admin.ModelAdmin
+
+
+class LetterheadForm(LetterheadFormBase):
+    class Meta:
+        model = Letterhead
+        fields = [
+            "name",
+            "address",
+            "city",
+            "phone",
+            "email",
+            "website",
+            "enterprise_number",
+            "dpo_contact",
+            "logo",
+        ]
+
+    def clean_logo(self) -> Any:
+        logo = self.cleaned_data.get("logo")
+        if logo and hasattr(logo, "content_type"):
+            # A new upload: checked by content, re-encoded without metadata.
+            return sanitise_logo(logo)
+        return logo
+
+
+@admin.register(Letterhead)
+class LetterheadAdmin(LetterheadAdminBase):
+    form = LetterheadForm
+    list_display = ["name", "city", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not Letterhead.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SigningCredentialForm(CredentialFormBase):
+    pkcs12_file = forms.FileField(
+        label="fichier PKCS#12 (.p12 / .pfx)",
+        help_text="La clé privée et le certificat du signataire.",
+    )
+    passphrase = forms.CharField(
+        label="phrase de passe du fichier",
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        required=False,
+        help_text="Utilisée une fois pour ouvrir le fichier ; elle n'est pas conservée.",
+    )
+
+    class Meta:
+        model = SigningCredential
+        fields = ["user"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        upload = cleaned.get("pkcs12_file")
+        if upload is not None:
+            data = upload.read(64 * 1024 + 1)
+            passphrase = cleaned.get("passphrase", "").encode()
+            try:
+                inspect_pkcs12(data, passphrase)
+            except CredentialError as error:
+                raise forms.ValidationError(str(error)) from None
+            cleaned["pkcs12_data"] = data
+        return cleaned
+
+
+@admin.register(SigningCredential)
+class SigningCredentialAdmin(CredentialAdminBase):
+    form = SigningCredentialForm
+    list_display = ["user", "subject", "short_fingerprint", "not_after"]
+    readonly_fields = [
+        "subject",
+        "issuer",
+        "serial_number",
+        "fingerprint_sha256",
+        "not_before",
+        "not_after",
+        "updated_at",
+    ]
+    search_fields = ["user__username", "subject"]
+
+    @admin.display(description="empreinte")
+    def short_fingerprint(self, obj: SigningCredential) -> str:
+        return obj.fingerprint_sha256[:16]
+
+    def save_model(
+        self, request: HttpRequest, obj: SigningCredential, form: Any, change: bool
+    ) -> None:
+        user: User = form.cleaned_data["user"]
+        stored = store_credential(
+            user, form.cleaned_data["pkcs12_data"], form.cleaned_data["passphrase"].encode()
+        )
+        obj.pk = stored.pk
+        obj.refresh_from_db()
+
+
+@admin.register(ReplyDocument)
+class ReplyDocumentAdmin(DocumentAdminBase):
+    """Metadata only: the letters themselves are read through the app."""
+
+    list_display = ["reply", "revision", "sha256", "updated_at"]
+    fields = ["reply", "revision", "sha256", "created_at", "updated_at"]
+    readonly_fields = ["reply", "revision", "sha256", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

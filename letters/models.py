@@ -1,0 +1,183 @@
+"""Official letters: the letterhead, the signers' credentials and the stored
+PDF of each reply.
+
+Every file here lives in `requests_app.models.private_storage`, never under a
+served URL. Names of stored files are generated on the server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from requests_app.models import Reply, private_storage
+
+from .validators import sniff_image_type, validate_logo
+
+
+def _private_storage() -> Any:
+    return private_storage
+
+
+def new_logo_name(instance: Letterhead, filename: str) -> str:
+    return f"letterhead/{uuid.uuid4().hex}"
+
+
+def new_document_name(instance: ReplyDocument, filename: str) -> str:
+    return f"replies/{uuid.uuid4().hex}.pdf"
+
+
+class Letterhead(models.Model):
+    """The CPAS's letterhead: one row, edited in the admin."""
+
+    SINGLETON_ID: ClassVar[int] = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    name = models.CharField(
+        "nom du CPAS", max_length=200, default="Centre public d'action sociale"
+    )
+    address = models.TextField("adresse", blank=True, help_text="Une ligne par ligne d'adresse.")
+    city = models.CharField(
+        "localité pour la date",
+        max_length=100,
+        default="Namur",
+        help_text="Utilisée dans « Namur, le 3 novembre 2026 ».",
+    )
+    phone = models.CharField("téléphone", max_length=50, blank=True)
+    email = models.EmailField("courriel", blank=True)
+    website = models.CharField("site web", max_length=200, blank=True)
+    enterprise_number = models.CharField("numéro d'entreprise (BCE)", max_length=20, blank=True)
+    dpo_contact = models.TextField("contact du délégué à la protection des données", blank=True)
+    logo = models.FileField(
+        "logo (PNG ou JPEG)",
+        storage=_private_storage,
+        upload_to=new_logo_name,
+        blank=True,
+        validators=[validate_logo],
+    )
+    logo_content_type = models.CharField(max_length=20, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "en-tête des lettres"
+        verbose_name_plural = "en-tête des lettres"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="letterhead_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The logo's type comes from its content, never from its name.
+        if not self.logo:
+            self.logo_content_type = ""
+        elif not getattr(self.logo, "_committed", True):
+            self.logo.seek(0)
+            self.logo_content_type = sniff_image_type(self.logo.read(16)) or ""
+            self.logo.seek(0)
+        else:
+            with private_storage.open(self.logo.name, "rb") as handle:
+                self.logo_content_type = sniff_image_type(handle.read(16)) or ""
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> Letterhead:
+        letterhead, _ = cls.objects.get_or_create(id=cls.SINGLETON_ID)
+        return letterhead
+
+    def address_lines(self) -> list[str]:
+        return [line.strip() for line in self.address.splitlines() if line.strip()]
+
+    def has_logo(self) -> bool:
+        return bool(self.logo) and self.logo_content_type in ("image/png", "image/jpeg")
+
+    def logo_bytes(self) -> tuple[bytes, str] | None:
+        """The uploaded logo and its content type, if any."""
+        if not self.has_logo():
+            return None
+        with private_storage.open(self.logo.name, "rb") as handle:
+            return handle.read(), self.logo_content_type
+
+
+class SigningCredential(models.Model):
+    """A signer's PKCS#12 key and certificate.
+
+    The PKCS#12 is stored re-encrypted under the server-wide passphrase
+    `HUISCLOS_SIGNING_PASSPHRASE` (read from the environment or a secret
+    file), never under the passphrase it was uploaded with, which is not
+    kept. A database dump alone therefore yields no usable key; the server
+    that holds the passphrase can sign, and only does so inside `sign_reply`
+    after the signer re-entered their password.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="signing_credential",
+        verbose_name="signataire",
+    )
+    pkcs12 = models.BinaryField(editable=False)
+    subject = models.CharField("sujet du certificat", max_length=500, editable=False)
+    issuer = models.CharField("émetteur", max_length=500, editable=False)
+    serial_number = models.CharField("numéro de série", max_length=80, editable=False)
+    fingerprint_sha256 = models.CharField(
+        "empreinte SHA-256", max_length=64, unique=True, editable=False
+    )
+    not_before = models.DateTimeField("valide du", editable=False)
+    not_after = models.DateTimeField("valide jusqu'au", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    if TYPE_CHECKING:
+        user_id: int
+
+    class Meta:
+        verbose_name = "certificat de signature"
+        verbose_name_plural = "certificats de signature"
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.subject}"
+
+    def is_valid_on(self, moment: datetime | None = None) -> bool:
+        moment = moment or timezone.now()
+        return self.not_before <= moment <= self.not_after
+
+
+class ReplyDocument(models.Model):
+    """The official PDF of a reply: rendered once, then signed twice.
+
+    Each signature is an incremental update of the same file; the stored file
+    is replaced by the new bytes and `sha256` always describes the current
+    file.
+    """
+
+    reply = models.OneToOneField(Reply, models.PROTECT, related_name="document")
+    file = models.FileField(storage=_private_storage, upload_to=new_document_name)
+    sha256 = models.CharField(max_length=64)
+    revision = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="1 once rendered and prepared, then one more per signature.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    if TYPE_CHECKING:
+        reply_id: int
+
+    class Meta:
+        verbose_name = "lettre signée"
+        verbose_name_plural = "lettres signées"
+
+    def __str__(self) -> str:
+        return f"{self.reply.request} r{self.revision}"
+
+    def read(self) -> bytes:
+        with private_storage.open(self.file.name, "rb") as handle:
+            data: bytes = handle.read()
+        return data

@@ -1,0 +1,377 @@
+"""Letters as archival PDF (PDF/A-2b), rendered by WeasyPrint.
+
+Letters are built only from server-side templates under `templates/pdf/`:
+every value from the database lands in HTML text, escaped by Django. The
+only resources WeasyPrint may load are the bundled assets under
+`static/pdf/` and the letterhead logo, through `LetterFetcher`, which every
+`HTML(...)` and `CSS(...)` of the project receives. Any other URL
+(file:, http(s):, data:, ftp:, relative, redirects…) stops the rendering.
+
+The PDF's metadata carries the reply's reference and nothing else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import weasyprint
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+from weasyprint.document import DocumentMetadata
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from requests_app.models import (
+    DisclosureRequest,
+    Reply,
+    ReplyKind,
+    Role,
+    Signature,
+    User,
+)
+
+from .models import Letterhead
+
+PDF_VARIANT = "pdf/a-2b"
+ASSET_PREFIX = "huisclos:static/"
+LOGO_URL = "huisclos:letterhead-logo"
+ASSET_TYPES = {
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".ttf": "font/ttf",
+    ".otf": "font/otf",
+    ".woff2": "font/woff2",
+}
+
+# Named destinations WeasyPrint writes for these ids give the corners of the
+# rectangles reserved for the two signature fields (see signing.py).
+SIGNATURE_ANCHORS = {
+    Role.DIRECTOR_GENERAL.value: "sig-director",
+    Role.PRESIDENT.value: "sig-president",
+}
+CAPACITY_LABELS = {
+    Role.DIRECTOR_GENERAL.value: "Le Directeur général",
+    Role.PRESIDENT.value: "Le Président",
+}
+STAMP_CAPACITY_LABELS = {
+    Role.DIRECTOR_GENERAL.value: "Directeur général",
+    Role.PRESIDENT.value: "Président",
+}
+LETTER_KINDS = (ReplyKind.DISCLOSURE, ReplyKind.REFUSAL, ReplyKind.INADMISSIBILITY)
+
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+# ---------------------------------------------------------------------------
+# The locked fetcher
+
+
+def asset_dir() -> Path:
+    return Path(settings.BASE_DIR) / "static" / "pdf"
+
+
+_assets_lock = threading.Lock()
+_assets: dict[str, tuple[bytes, str]] | None = None
+
+
+def bundled_assets() -> Mapping[str, tuple[bytes, str]]:
+    """The files directly under static/pdf/, read once, keyed by URL."""
+    global _assets
+    with _assets_lock:
+        if _assets is None:
+            found = {}
+            for path in sorted(asset_dir().iterdir()):
+                content_type = ASSET_TYPES.get(path.suffix.lower())
+                if path.is_file() and content_type:
+                    found[f"{ASSET_PREFIX}{path.name}"] = (path.read_bytes(), content_type)
+            _assets = found
+        return _assets
+
+
+class LetterFetcher(URLFetcher):  # type: ignore[misc]  # weasyprint is untyped
+    """Serves the bundled assets and the letterhead logo; refuses the rest.
+
+    Nothing is ever fetched from the network or the file system at render
+    time: the map is in memory. An unknown URL raises FatalURLFetchingError,
+    which aborts the rendering instead of leaving a hole in the letter.
+    """
+
+    def __init__(self, extra_assets: Mapping[str, tuple[bytes, str]] | None = None) -> None:
+        super().__init__(timeout=1, allowed_protocols=(), allow_redirects=False)
+        self._map = {**bundled_assets(), **(extra_assets or {})}
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
+        asset = self._map.get(url)
+        if asset is None:
+            raise FatalURLFetchingError(f"Resource refused by the letter fetcher: {url[:80]!r}")
+        body, content_type = asset
+        return URLFetcherResponse(url, body, {"Content-Type": content_type})
+
+
+def letter_fetcher(letterhead: Letterhead | None = None) -> LetterFetcher:
+    extra = {}
+    logo = letterhead.logo_bytes() if letterhead is not None else None
+    if logo is not None:
+        extra[LOGO_URL] = logo
+    return LetterFetcher(extra)
+
+
+# ---------------------------------------------------------------------------
+# HTML to PDF
+
+
+class LetterRenderingError(Exception):
+    """WeasyPrint was stopped, e.g. by the fetcher refusing a resource."""
+
+
+def render_html(
+    html: str,
+    *,
+    reference: str = "",
+    fetcher: LetterFetcher | None = None,
+    pdf_variant: str | None = PDF_VARIANT,
+) -> bytes:
+    """Render project HTML to PDF/A with the locked fetcher.
+
+    The metadata is replaced wholesale: title and keywords are the reference
+    (when given), nothing else, whatever the HTML contains.
+    """
+    fetcher = fetcher or LetterFetcher()
+    try:
+        document = weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).render()
+        document.metadata = DocumentMetadata(
+            title=reference or None,
+            keywords=[reference] if reference else [],
+            lang="fr-BE",
+        )
+        pdf: bytes = document.write_pdf(pdf_variant=pdf_variant, uncompressed_pdf=False)
+    except FatalURLFetchingError as error:
+        # A BaseException in WeasyPrint: turn it into an ordinary error so
+        # transactions roll back and request handlers answer normally.
+        raise LetterRenderingError(str(error)) from None
+    return pdf
+
+
+# ---------------------------------------------------------------------------
+# Building the letters' context
+
+
+def french_date(day: date) -> str:
+    """3 novembre 2026; 1er mai 2026."""
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{number} {MONTHS[day.month - 1]} {day.year}"
+
+
+def display_name(user: User) -> str:
+    full = user.get_full_name().strip()
+    return full or user.get_username()
+
+
+@dataclass
+class Block:
+    kind: str  # "p", "ul" or "items"
+    lines: list[str] = field(default_factory=list)
+    items: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def body_blocks(body: str) -> list[Block]:
+    """Paragraphs, and bulleted lines ("- …") grouped into lists."""
+    blocks: list[Block] = []
+    for raw in body.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("- "):
+            if not blocks or blocks[-1].kind != "ul":
+                blocks.append(Block("ul"))
+            blocks[-1].lines.append(line[2:].strip())
+        else:
+            blocks.append(Block("p", [line]))
+    return blocks
+
+
+def letter_blocks(reply: Reply) -> list[Block]:
+    """The reply's body, with its items taken from the approved ReplyItems.
+
+    Bulleted lines of the body that repeat an approved item are replaced by
+    the structured list of approved items (description and category), at
+    the place of the first one; the items are added after the first
+    paragraph when the body does not list them.
+    """
+    blocks = body_blocks(reply.body)
+    if reply.kind != ReplyKind.DISCLOSURE:
+        return blocks
+    items = [
+        (item.position, item.description, item.get_data_category_display())
+        for item in reply.items.all()
+    ]
+    descriptions = {description.strip() for _, description, _ in items}
+    result: list[Block] = []
+    placed = False
+    for block in blocks:
+        if block.kind == "ul":
+            kept = [line for line in block.lines if line not in descriptions]
+            if len(kept) != len(block.lines) and not placed:
+                result.append(Block("items", items=items))
+                placed = True
+            if kept:
+                result.append(Block("ul", kept))
+        else:
+            result.append(block)
+    if not placed and items:
+        result.insert(1 if result else 0, Block("items", items=items))
+    return result
+
+
+@dataclass
+class SignatureBlock:
+    capacity: str
+    label: str
+    anchor: str
+    signer_name: str = ""
+    acting: bool = False
+
+
+def signature_blocks(signatures: Iterable[Signature]) -> list[SignatureBlock]:
+    by_capacity = {s.capacity: s for s in signatures}
+    blocks = []
+    for capacity in (Role.DIRECTOR_GENERAL.value, Role.PRESIDENT.value):
+        block = SignatureBlock(capacity, CAPACITY_LABELS[capacity], SIGNATURE_ANCHORS[capacity])
+        signature = by_capacity.get(capacity)
+        if signature is not None:
+            block.signer_name = display_name(signature.signer)
+            block.acting = signature.is_acting
+        blocks.append(block)
+    return blocks
+
+
+def _person_line(person: Any) -> str:
+    name = f"{person.first_names} {person.last_name.upper()}".strip()
+    if person.birth_date:
+        return f"{name} (° {person.birth_date:%d/%m/%Y})"
+    return name
+
+
+def _common_context(
+    disclosure_request: DisclosureRequest, letterhead: Letterhead, letter_date: date
+) -> dict[str, Any]:
+    return {
+        "letterhead": letterhead,
+        "letterhead_address": letterhead.address_lines(),
+        "has_logo": letterhead.has_logo(),
+        "show_org_kind": "action sociale" not in letterhead.name.lower(),
+        "reference": disclosure_request.reference,
+        "requester_reference": disclosure_request.requester_reference,
+        "letter_date": french_date(letter_date),
+        "received_on": french_date(disclosure_request.received_on),
+        "addressee_name": disclosure_request.requester_name,
+        "addressee_organisation": disclosure_request.requester_organisation,
+        "addressee_address": [
+            line.strip()
+            for line in disclosure_request.requester_address.splitlines()
+            if line.strip()
+        ],
+        "persons": [_person_line(p) for p in disclosure_request.persons.all()],
+    }
+
+
+def _local_date(moment: datetime) -> date:
+    return timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
+
+
+def letter_html(
+    reply: Reply, letterhead: Letterhead | None = None, *, include_signatures: bool = True
+) -> str:
+    """The letter's HTML. Signers' names appear under the signature blocks
+    when `include_signatures` and the reply is signed; the archival PDF is
+    rendered without them, before any signature, and each signature's
+    visible stamp then names its signer."""
+    if reply.kind not in LETTER_KINDS:
+        raise ValueError(f"Unknown reply kind {reply.kind!r}")
+    letterhead = letterhead or Letterhead.load()
+    disclosure_request = reply.request
+    context = _common_context(disclosure_request, letterhead, _local_date(reply.created_at))
+    signatures = reply.signatures.select_related("signer") if include_signatures else []
+    director, president = signature_blocks(signatures)
+    context.update(
+        {
+            "kind": reply.kind,
+            "sig_director": director,
+            "sig_president": president,
+            "blocks": letter_blocks(reply),
+            "legal_bases": list(reply.legal_bases.all()),
+            "body_states_necessity": "strictement nécessaire" in reply.body,
+        }
+    )
+    return render_to_string(f"pdf/{reply.kind}.html", context)
+
+
+def render_letter(reply: Reply) -> bytes:
+    """The official letter of `reply`, as PDF/A bytes (not yet signed)."""
+    letterhead = Letterhead.load()
+    html = letter_html(reply, letterhead)
+    return render_html(html, reference=reply.request.reference, fetcher=letter_fetcher(letterhead))
+
+
+def acknowledgement_html(
+    disclosure_request: DisclosureRequest, letterhead: Letterhead | None = None
+) -> str:
+    letterhead = letterhead or Letterhead.load()
+    context = _common_context(
+        disclosure_request, letterhead, _local_date(disclosure_request.created_at)
+    )
+    context["channel"] = disclosure_request.get_channel_display().lower()
+    return render_to_string("pdf/acknowledgement.html", context)
+
+
+def render_acknowledgement(disclosure_request: DisclosureRequest) -> bytes:
+    """The acknowledgement of receipt of a written request (unsigned)."""
+    letterhead = Letterhead.load()
+    html = acknowledgement_html(disclosure_request, letterhead)
+    return render_html(
+        html, reference=disclosure_request.reference, fetcher=letter_fetcher(letterhead)
+    )
+
+
+def render_stamp(
+    *,
+    signer_name: str,
+    capacity: str,
+    acting: bool,
+    signed_at: datetime,
+    reference: str = "",
+) -> bytes:
+    """A one-page PDF, the size of a signature rectangle, used by pyHanko as
+    the visible appearance of a signature (its fonts are embedded)."""
+    html = render_to_string(
+        "pdf/stamp.html",
+        {
+            "signer_name": signer_name,
+            "capacity_label": STAMP_CAPACITY_LABELS.get(capacity, ""),
+            "acting": acting,
+            "signed_on": french_date(timezone.localtime(signed_at).date()),
+            "signed_time": timezone.localtime(signed_at).strftime("%H:%M"),
+            "reference": reference,
+        },
+    )
+    return render_html(html, pdf_variant=None)

@@ -1,0 +1,192 @@
+"""The letters' use cases, called by requests_app.services.
+
+* `create_reply_document(reply)`: render the reply's letter as PDF/A, add
+  the two empty signature fields and store it. Call it right after the
+  Reply and its items are created, in the same transaction.
+* `sign_reply_document(signature)`: add the PAdES signature of
+  `signature.signer`, in the field of `signature.capacity`, to the stored
+  PDF. Call it right after the Signature row is created, in the same
+  transaction: if signing fails, the signature is not recorded.
+* `verify_reply_document(reply)`: check the stored file's hash and both
+  signatures.
+
+Each function raises `LetterUnavailable` (with a French message for the
+user) when it cannot do its job. Files are written under new names; the
+file a document replaces is deleted once the transaction commits. A file
+written by a transaction that rolls back stays behind, unreferenced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+
+from requests_app.models import Reply, Role, Signature, private_storage
+
+from . import rendering, signing
+from .credentials import signing_passphrase
+from .models import Letterhead, ReplyDocument, SigningCredential
+
+FIELD_FOR_CAPACITY = {
+    Role.DIRECTOR_GENERAL.value: signing.FIELD_DIRECTOR,
+    Role.PRESIDENT.value: signing.FIELD_PRESIDENT,
+}
+
+
+class LetterUnavailable(Exception):
+    def __init__(self, message: str, *, cause: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+
+
+def trust_root_paths() -> list[Path]:
+    configured = getattr(settings, "HUISCLOS_SIGNING_TRUST_ROOTS", None)
+    if configured is None:
+        demo = Path(settings.BASE_DIR) / "var" / "demo-pki" / "ca.pem"
+        configured = [demo] if settings.DEBUG and demo.exists() else []
+    return [Path(p) for p in configured]
+
+
+def trust_roots() -> list[object]:
+    """The configured roots; a missing file trusts nothing (fails closed)."""
+    return list(
+        signing.load_trust_roots(p.read_bytes() for p in trust_root_paths() if p.is_file())
+    )
+
+
+def default_timestamper() -> TimeStamper | None:
+    url = getattr(settings, "HUISCLOS_TSA_URL", "")
+    return HTTPTimeStamper(url, timeout=10) if url else None
+
+
+def _store(document: ReplyDocument, pdf: bytes) -> None:
+    old_name = document.file.name if document.file else ""
+    document.file.save("reply.pdf", ContentFile(pdf), save=False)
+    document.sha256 = signing.sha256(pdf)
+    document.save()
+    if old_name and old_name != document.file.name:
+        transaction.on_commit(lambda: private_storage.delete(old_name))
+
+
+def create_reply_document(reply: Reply) -> ReplyDocument:
+    """Render, prepare and store the reply's PDF; idempotent."""
+    with transaction.atomic():
+        existing = ReplyDocument.objects.filter(reply=reply).first()
+        if existing is not None:
+            return existing
+        letterhead = Letterhead.load()
+        html = rendering.letter_html(reply, letterhead, include_signatures=False)
+        try:
+            pdf = rendering.render_html(
+                html,
+                reference=reply.request.reference,
+                fetcher=rendering.letter_fetcher(letterhead),
+            )
+            pdf = signing.prepare_for_signature(pdf)
+        except (rendering.LetterRenderingError, signing.LetterSigningError, OSError) as error:
+            raise LetterUnavailable(
+                "La lettre n'a pas pu être produite. Prévenez l'administrateur.",
+                cause="letter_rendering_failed",
+            ) from error
+        document = ReplyDocument(reply=reply, revision=1)
+        _store(document, pdf)
+        return document
+
+
+def _read_checked(document: ReplyDocument) -> bytes:
+    pdf = document.read()
+    if signing.sha256(pdf) != document.sha256:
+        raise LetterUnavailable(
+            "Le fichier de la lettre ne correspond plus à son empreinte enregistrée : "
+            "la signature est impossible. Prévenez l'administrateur.",
+            cause="letter_hash_mismatch",
+        )
+    return pdf
+
+
+def sign_reply_document(
+    signature: Signature, *, timestamper: TimeStamper | None = None
+) -> ReplyDocument:
+    """Sign the stored letter for `signature`; idempotent for one signature."""
+    with transaction.atomic():
+        return _sign(signature, timestamper)
+
+
+def _sign(signature: Signature, timestamper: TimeStamper | None) -> ReplyDocument:
+    reply = signature.reply
+    create_reply_document(reply)
+    document = ReplyDocument.objects.select_for_update().get(reply=reply)
+    pdf = _read_checked(document)
+    field = FIELD_FOR_CAPACITY[signature.capacity]
+    already = signing.signed_fields(pdf)
+    if field in already:
+        return document
+    credential = SigningCredential.objects.filter(user_id=signature.signer_id).first()
+    if credential is None:
+        raise LetterUnavailable(
+            "Vous n'avez pas de certificat de signature : demandez à l'administrateur "
+            "d'en enregistrer un.",
+            cause="no_signing_credential",
+        )
+    if not credential.is_valid_on(timezone.now()):
+        raise LetterUnavailable(
+            "Votre certificat de signature n'est pas valide aujourd'hui.",
+            cause="signing_credential_expired",
+        )
+    try:
+        appearance = rendering.render_stamp(
+            signer_name=rendering.display_name(signature.signer),
+            capacity=signature.capacity,
+            acting=signature.is_acting,
+            signed_at=signature.signed_at,
+            reference=reply.request.reference,
+        )
+        signed = signing.sign(
+            pdf,
+            field=field,
+            credential_p12=bytes(credential.pkcs12),
+            passphrase=signing_passphrase(),
+            certify=not already,
+            timestamper=timestamper if timestamper is not None else default_timestamper(),
+            appearance=appearance,
+        )
+    except (rendering.LetterRenderingError, signing.LetterSigningError) as error:
+        raise LetterUnavailable(
+            "La lettre n'a pas pu être signée. Prévenez l'administrateur.",
+            cause="signing_failed",
+        ) from error
+    document.revision += 1
+    _store(document, signed)
+    return document
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    document: ReplyDocument
+    hash_matches: bool
+    report: signing.ValidationReport
+
+    @property
+    def ok(self) -> bool:
+        return self.hash_matches and self.report.complete
+
+    def problems(self) -> list[str]:
+        found = [] if self.hash_matches else ["le fichier ne correspond pas à son empreinte"]
+        return found + self.report.problems()
+
+
+def verify_reply_document(reply: Reply) -> DocumentCheck:
+    document = ReplyDocument.objects.get(reply=reply)
+    pdf = document.read()
+    return DocumentCheck(
+        document=document,
+        hash_matches=signing.sha256(pdf) == document.sha256,
+        report=signing.validate(pdf, trust_roots()),
+    )
