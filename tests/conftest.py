@@ -7,6 +7,7 @@ setting the state directly.
 
 from __future__ import annotations
 
+import importlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -67,6 +68,26 @@ DatabaseOperations.sql_flush = _sql_flush_bypassing_audit_triggers  # type: igno
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
+
+
+def restore_reference_data() -> None:
+    """Roles and the catalogue, which a transactional test's flush wipes."""
+    from django.apps import apps
+
+    roles = importlib.import_module("requests_app.migrations.0002_roles")
+    roles.create_roles(apps, None)
+    call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_for_transactional_tests(request):
+    # Transactional tests start from a flushed database (content types and
+    # permissions come back through post_migrate; roles and catalogue don't).
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
+        request.getfixturevalue("transactional_db")
+        restore_reference_data()
 
 
 @pytest.fixture(autouse=True)

@@ -112,6 +112,8 @@ def test_a_wrong_passphrase_or_a_non_p12_is_refused(pki):
 
 def test_the_credential_admin_form_checks_the_p12(pki, personas):
     data = _p12(pki, b"uploaded")
+    # The personas with a signing role already hold a test credential.
+    SigningCredential.objects.filter(user=personas["president"]).delete()
     bad = SigningCredentialForm(
         data={"user": personas["president"].pk, "passphrase": "wrong"},
         files=MultiValueDict({"pkcs12_file": [SimpleUploadedFile("x.p12", data)]}),
@@ -141,7 +143,10 @@ def test_rotating_the_server_passphrase(pki, personas):
     from letters.credentials import rewrap_all
 
     credential = store_credential(personas["dg"], _p12(pki, b"uploaded"), b"uploaded")
-    assert rewrap_all(SIGNING_PASSPHRASE.encode(), b"new server passphrase") == 1
+    assert (
+        rewrap_all(SIGNING_PASSPHRASE.encode(), b"new server passphrase")
+        == SigningCredential.objects.count()
+    )
     stored = bytes(SigningCredential.objects.get(pk=credential.pk).pkcs12)
     key, _, _ = pkcs12.load_key_and_certificates(stored, b"new server passphrase")
     assert key is not None

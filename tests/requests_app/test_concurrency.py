@@ -6,14 +6,13 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from requests_app import services
 from requests_app.models import AuditEvent, DisclosureRequest, State
 from tests.conftest import Flow, intake, make_user, pdf_upload
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 20
 
 
@@ -44,8 +43,7 @@ def run_together(work: Callable[[int], object]) -> tuple[list[object], list[Base
 
 
 @pytest.fixture
-def tx_personas():
-    call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
+def tx_personas(transactional_db):
     return {
         "secretariat": make_user("secretariat", "secretariat"),
         "president": make_user("president", "president"),
