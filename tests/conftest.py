@@ -95,6 +95,10 @@ def _fast_passwords(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     settings.HUISCLOS_SIGNING_PASSPHRASE = "test-signing-passphrase"
+    # Letters signed with the test CA validate as trusted on request pages.
+    ca_pem = tmp_path / "test-ca.pem"
+    ca_pem.write_bytes(_TEST_CA.certificate_pem)
+    settings.HUISCLOS_SIGNING_TRUST_ROOTS = [str(ca_pem)]
     # The lazy storage reads PRIVATE_STORAGE_ROOT again on first use.
     private_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject reset
 

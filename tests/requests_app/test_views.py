@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -314,3 +315,35 @@ def test_register_filters(client, flow, personas):
     assert len(by_state.context["page"].object_list) == 1
     assert len(by_kind.context["page"].object_list) == 1
     assert len(everything.context["page"].object_list) == 2
+
+
+def test_signed_reply_is_downloadable_and_its_signatures_check_out(client, flow, personas):
+    dr = flow.signed()
+    client.force_login(personas["secretariat"])
+
+    page = client.get(dr.get_absolute_url()).content.decode()
+    pdf = client.get(reverse("requests_app:reply_pdf", args=[dr.pk]))
+
+    assert "Les deux signatures sont valides" in page
+    assert pdf.status_code == 200
+    assert pdf["Content-Disposition"].startswith("attachment")
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+    assert AuditEvent.objects.filter(action="read_reply_pdf", object_id=str(dr.pk)).count() == 1
+
+
+def test_secretariat_cannot_download_an_unsigned_reply(client, flow, personas):
+    dr = flow.awaiting_signatures()
+    client.force_login(personas["secretariat"])
+
+    assert client.get(reverse("requests_app:reply_pdf", args=[dr.pk])).status_code == 404
+
+
+def test_audit_of_second_signature_holds_the_stored_file_hash(flow):
+    dr = reread(flow.signed())
+
+    event = AuditEvent.objects.filter(action="sign_letter", object_id=str(dr.pk)).last()
+
+    assert event is not None
+    assert event.details["final"] is True
+    assert event.details["pdf_sha256"] == dr.reply.document.sha256
+    assert hashlib.sha256(dr.reply.document.read()).hexdigest() == event.details["pdf_sha256"]
