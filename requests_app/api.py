@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
-from letters.models import ReplyDocument
 
 from . import services
 from .models import (
@@ -34,7 +33,7 @@ from .models import (
 )
 from .permissions import can_see_content, get_request_for_user, visible_requests
 from .validation import detect_scan_type, normalise_national_number
-from .views import _detail_queryset, available_actions, may_download_reply
+from .views import _detail_queryset, available_actions, reply_pdf_response, scan_response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -359,34 +358,13 @@ def request_detail(request: Request, pk: int) -> Response:
 @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse()})
 @api_view(["GET"])
 def request_scan(request: Request, pk: int) -> FileResponse:
-    disclosure_request = _load_content(request, pk, "scan")
-    if not disclosure_request.scan:
-        raise NotFound
-    services.record_access(disclosure_request, actor=_user(request), what="scan")
-    return FileResponse(
-        disclosure_request.scan.open("rb"),
-        as_attachment=True,
-        filename=f"{disclosure_request.reference}-lettre",
-        content_type=disclosure_request.scan_content_type or "application/octet-stream",
-    )
+    return scan_response(_user(request), _load_content(request, pk, "scan"))
 
 
 @extend_schema(responses={(200, "application/pdf"): OpenApiResponse()})
 @api_view(["GET"])
 def request_reply_pdf(request: Request, pk: int) -> FileResponse:
-    user = _user(request)
-    disclosure_request = _load(request, pk, "reply_pdf")
-    document = ReplyDocument.objects.filter(reply__request=disclosure_request).first()
-    if document is None or not may_download_reply(user, disclosure_request):
-        services.record_denied_read(user, what="reply_pdf", object_id=pk)
-        raise NotFound
-    services.record_access(disclosure_request, actor=user, what="reply_pdf")
-    return FileResponse(
-        document.file.open("rb"),
-        as_attachment=True,
-        filename=f"{disclosure_request.reference}-reponse.pdf",
-        content_type="application/pdf",
-    )
+    return reply_pdf_response(_user(request), _load(request, pk, "reply_pdf"))
 
 
 def _done(disclosure_request: DisclosureRequest, user: User) -> Response:

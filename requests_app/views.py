@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -318,25 +319,31 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-def scan(request: HttpRequest, pk: int) -> FileResponse:
-    disclosure_request = _load_content(request, pk, "scan")
+SCAN_EXTENSIONS = {
+    "application/pdf": "pdf",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/tiff": "tif",
+}
+
+
+def scan_response(user: User, disclosure_request: DisclosureRequest) -> FileResponse:
+    """The letter's scan as an attachment, for a user already allowed to see content."""
     if not disclosure_request.scan:
         raise Http404
-    services.record_access(disclosure_request, actor=_user(request), what="scan")
-    extension = {
-        "application/pdf": "pdf",
-        "image/png": "png",
-        "image/jpeg": "jpg",
-        "image/tiff": "tif",
-    }.get(disclosure_request.scan_content_type, "bin")
-    response = FileResponse(
+    services.record_access(disclosure_request, actor=user, what="scan")
+    extension = SCAN_EXTENSIONS.get(disclosure_request.scan_content_type, "bin")
+    return FileResponse(
         disclosure_request.scan.open("rb"),
         as_attachment=True,
         filename=f"{disclosure_request.reference}-lettre.{extension}",
         content_type=disclosure_request.scan_content_type or "application/octet-stream",
     )
-    return response
+
+
+@login_required
+def scan(request: HttpRequest, pk: int) -> FileResponse:
+    return scan_response(_user(request), _load_content(request, pk, "scan"))
 
 
 def _forbidden(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
@@ -355,13 +362,11 @@ def may_download_reply(user: User, disclosure_request: DisclosureRequest) -> boo
     )
 
 
-@login_required
-def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
-    user = _user(request)
-    disclosure_request = _load(request, pk, "reply_pdf")
+def reply_pdf_response(user: User, disclosure_request: DisclosureRequest) -> FileResponse:
+    """The stored (signed) letter as an attachment; 404, recorded, for anyone else."""
     document = ReplyDocument.objects.filter(reply__request=disclosure_request).first()
     if document is None or not may_download_reply(user, disclosure_request):
-        services.record_denied_read(user, what="reply_pdf", object_id=pk)
+        services.record_denied_read(user, what="reply_pdf", object_id=disclosure_request.pk)
         raise Http404
     services.record_access(disclosure_request, actor=user, what="reply_pdf")
     return FileResponse(
@@ -370,6 +375,11 @@ def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
         filename=f"{disclosure_request.reference}-reponse.pdf",
         content_type="application/pdf",
     )
+
+
+@login_required
+def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
+    return reply_pdf_response(_user(request), _load(request, pk, "reply_pdf"))
 
 
 @login_required
@@ -636,29 +646,37 @@ def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def close(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    disclosure_request = _load(request, pk, "close")
+def _one_click_step(
+    request: HttpRequest,
+    pk: int,
+    action: str,
+    service: Callable[..., object],
+    done: str,
+) -> HttpResponse:
+    """A step without a form: a POST button on the request page."""
+    disclosure_request = _load(request, pk, action)
     try:
-        services.close(disclosure_request, actor=user)
+        service(disclosure_request, actor=_user(request))
     except services.ActionRefused as refusal:
         _refused(request, refusal)
         return _forbidden(request, disclosure_request)
-    messages.success(request, f"Demande {disclosure_request.reference} clôturée.")
+    messages.success(request, done.format(reference=disclosure_request.reference))
     return redirect(disclosure_request)
+
+
+@login_required
+@require_POST
+def close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _one_click_step(request, pk, "close", services.close, "Demande {reference} clôturée.")
 
 
 @login_required
 @require_POST
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    disclosure_request = _load(request, pk, "withdraw")
-    try:
-        services.withdraw(disclosure_request, actor=user)
-    except services.ActionRefused as refusal:
-        _refused(request, refusal)
-        return _forbidden(request, disclosure_request)
-    messages.success(request, f"Retrait de la demande {disclosure_request.reference} enregistré.")
-    return redirect(disclosure_request)
+    return _one_click_step(
+        request,
+        pk,
+        "withdraw",
+        services.withdraw,
+        "Retrait de la demande {reference} enregistré.",
+    )
