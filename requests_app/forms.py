@@ -170,7 +170,10 @@ class ItemForm(forms.Form):
     description = forms.CharField(
         label="Information proposée", widget=forms.Textarea(attrs={"rows": 2})
     )
-    data_category = forms.ChoiceField(label="Catégorie", choices=DataCategory.choices)
+    # An empty first choice, so an unused sub-form stays unchanged and is skipped.
+    data_category = forms.ChoiceField(
+        label="Catégorie", choices=[("", "— Choisir —"), *DataCategory.choices]
+    )
     necessity = forms.CharField(
         label="Pourquoi est-elle strictement nécessaire ?",
         widget=forms.Textarea(attrs={"rows": 2}),

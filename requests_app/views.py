@@ -424,6 +424,30 @@ def _chosen_bases(request: HttpRequest, form: OpinionForm) -> list[LegalBasis]:
     return list(LegalBasis.objects.current().filter(pk__in=ids).order_by("code"))
 
 
+def _opinion_initial(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "legal_bases": request.POST.getlist("legal_bases"),
+        "proposal": request.POST.get("proposal", ""),
+        "reasoning": request.POST.get("reasoning", ""),
+        "override_reason": request.POST.get("override_reason", ""),
+    }
+
+
+def _items_initial(request: HttpRequest) -> list[dict[str, str]]:
+    initial = []
+    for i in range(30):
+        description = request.POST.get(f"items-{i}-description", "")
+        if description.strip():
+            initial.append(
+                {
+                    "description": description,
+                    "data_category": request.POST.get(f"items-{i}-data_category", ""),
+                    "necessity": request.POST.get(f"items-{i}-necessity", ""),
+                }
+            )
+    return initial
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def opinion(request: HttpRequest, pk: int) -> HttpResponse:
@@ -434,12 +458,16 @@ def opinion(request: HttpRequest, pk: int) -> HttpResponse:
             _try_refused(user, "submit_opinion", disclosure_request)
         return _forbidden(request, disclosure_request)
     posted = request.method == "POST"
-    form = OpinionForm(request.POST or None)
-    items = ItemFormSet(request.POST or None, prefix="items")
-    bases = _chosen_bases(request, form) if posted else []
     # "Afficher les conditions" re-renders with the checklists and flags of
-    # the ticked bases, without submitting anything.
+    # the ticked bases, without submitting or validating anything.
     refreshing = "refresh" in request.POST
+    if refreshing:
+        form = OpinionForm(initial=_opinion_initial(request))
+        items = ItemFormSet(prefix="items", initial=_items_initial(request))
+    else:
+        form = OpinionForm(request.POST or None)
+        items = ItemFormSet(request.POST or None, prefix="items")
+    bases = _chosen_bases(request, form) if posted else []
     checklist = ChecklistForm(
         request.POST if posted and not refreshing else None, legal_bases=bases
     )
@@ -467,11 +495,7 @@ def opinion(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect(disclosure_request)
     current = _detail_queryset().get(pk=pk)
     item_data = [
-        services.ItemData(
-            f.data.get(f"{f.prefix}-description", ""), f.data.get(f"{f.prefix}-data_category", "")
-        )
-        for f in items
-        if posted and f.data.get(f"{f.prefix}-description", "").strip()
+        services.ItemData(i["description"], i["data_category"]) for i in _items_initial(request)
     ]
     proposal = request.POST.get("proposal", "")
     return render(
