@@ -79,6 +79,7 @@ test: setup postgres
 	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) -m pytest
 
 demo: setup
+	@mkdir -p var
 	DJANGO_DEBUG=true $(PY) manage.py migrate --no-input
 	DJANGO_DEBUG=true $(PY) manage.py load_demo
 	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
