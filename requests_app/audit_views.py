@@ -228,6 +228,12 @@ def verification(request: HttpRequest) -> HttpResponse:
     directory = audit.checkpoint_directory()
     if request.method == "POST":
         report = audit.verify_database(checkpoint_dir=directory, workers=1)
+        services.record_audit_verification(
+            actor_id=request.user.pk,
+            ok=report.ok,
+            events=report.events,
+            first_broken_seq=report.finding.seq if report.finding else None,
+        )
         try:
             audit.record_verification(
                 report, by=f"{request.user.get_username()} (Vérifier maintenant)"

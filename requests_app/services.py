@@ -1094,3 +1094,16 @@ def save_legal_basis(basis: LegalBasis, *, actor: User, fields: list[str]) -> Le
             },
         )
     return basis
+
+
+def record_audit_verification(
+    *, actor_id: int | None, ok: bool, events: int, first_broken_seq: int | None
+) -> None:
+    """An auditor ran the chain verification from the workspace."""
+    with transaction.atomic():
+        audit.append(
+            actor_id=actor_id,
+            action="verify_audit",
+            object_type="audit_trail",
+            details={"ok": ok, "events": events, "first_broken_seq": first_broken_seq},
+        )
