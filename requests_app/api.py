@@ -7,11 +7,11 @@ from dataclasses import asdict
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -31,9 +31,16 @@ from .models import (
     State,
     User,
 )
-from .permissions import can_see_content, get_request_for_user, visible_requests
+from .permissions import can_see_content, visible_requests
 from .validation import detect_scan_type, normalise_national_number
-from .views import _detail_queryset, available_actions, reply_pdf_response, scan_response
+from .views import (
+    _detail_queryset,
+    available_actions,
+    load_content_for,
+    load_for,
+    reply_pdf_response,
+    scan_response,
+)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -42,7 +49,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, APIException) and response.status_code == 404:
+    if response is not None and response.status_code == 404:
         response.data = {"detail": "Introuvable."}
     return response
 
@@ -54,20 +61,11 @@ def _user(request: Request) -> User:
 
 
 def _load(request: Request, pk: int, what: str) -> DisclosureRequest:
-    user = _user(request)
-    try:
-        return get_request_for_user(user, pk)
-    except Http404:
-        services.record_denied_read(user, what=what, object_id=pk)
-        raise NotFound from None
+    return load_for(_user(request), pk, what)
 
 
 def _load_content(request: Request, pk: int, what: str) -> DisclosureRequest:
-    disclosure_request = _load(request, pk, what)
-    if not can_see_content(_user(request), disclosure_request):
-        services.record_denied_read(_user(request), what=what, object_id=pk)
-        raise NotFound
-    return disclosure_request
+    return load_content_for(_user(request), pk, what)
 
 
 # --------------------------------------------------------------------------

@@ -58,9 +58,11 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def _load(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
-    """The request if the user may see it; otherwise a 404, recorded as refused."""
-    user = _user(request)
+def load_for(user: User, pk: int, what: str) -> DisclosureRequest:
+    """The request if the user may see it; otherwise a 404, recorded as refused.
+
+    Shared by the pages and the API (which turns Http404 into a JSON 404).
+    """
     try:
         return get_request_for_user(user, pk)
     except Http404:
@@ -68,12 +70,21 @@ def _load(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
         raise
 
 
-def _load_content(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
-    disclosure_request = _load(request, pk, what)
-    if not can_see_content(_user(request), disclosure_request):
-        services.record_denied_read(_user(request), what=what, object_id=pk)
+def load_content_for(user: User, pk: int, what: str) -> DisclosureRequest:
+    """As load_for, and the user may see the request's content."""
+    disclosure_request = load_for(user, pk, what)
+    if not can_see_content(user, disclosure_request):
+        services.record_denied_read(user, what=what, object_id=pk)
         raise Http404
     return disclosure_request
+
+
+def _load(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
+    return load_for(_user(request), pk, what)
+
+
+def _load_content(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
+    return load_content_for(_user(request), pk, what)
 
 
 def _refused(request: HttpRequest, refusal: services.ActionRefused) -> None:
