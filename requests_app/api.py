@@ -38,6 +38,7 @@ from .views import (
     available_actions,
     load_content_for,
     load_for,
+    load_step_for,
     reply_pdf_response,
     scan_response,
 )
@@ -373,19 +374,9 @@ def _done(disclosure_request: DisclosureRequest, user: User) -> Response:
 def _checked(
     request: Request, pk: int, action: str, steps: set[str], content: bool = True
 ) -> DisclosureRequest:
-    """Load the request; 404 if hidden, 403 (recorded) if the step isn't the user's now.
-
-    Checked before the payload, so an unauthorised call learns nothing from
-    validation errors.
-    """
-    user = _user(request)
-    disclosure_request = (
-        _load_content(request, pk, action) if content else _load(request, pk, action)
-    )
-    if not steps & available_actions(disclosure_request, user):
-        services.record_refused_attempt(user, action=action, disclosure_request=disclosure_request)
-        raise services.NotAllowed("Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
-    return disclosure_request
+    # Checked before the payload: an unauthorised call learns nothing from
+    # validation errors.
+    return load_step_for(_user(request), pk, action, steps, content=content)
 
 
 @extend_schema(request=AssignSerializer, responses={200: OpenApiResponse()})

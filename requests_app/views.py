@@ -79,6 +79,52 @@ def load_content_for(user: User, pk: int, what: str) -> DisclosureRequest:
     return disclosure_request
 
 
+class StepNotAvailable(services.NotAllowed):
+    """The request is visible to the user, but this step is not theirs now."""
+
+    def __init__(self, disclosure_request: DisclosureRequest) -> None:
+        super().__init__("Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
+        self.disclosure_request = disclosure_request
+
+
+def load_step_for(
+    user: User,
+    pk: int,
+    action: str,
+    steps: set[str],
+    *,
+    content: bool = True,
+    record_refusal: bool = True,
+) -> DisclosureRequest:
+    """Load a request for one of `steps`: 404 if hidden, StepNotAvailable (403) if
+    none of the steps is the user's now, checked before any input is read.
+    """
+    disclosure_request = (
+        load_content_for(user, pk, action) if content else load_for(user, pk, action)
+    )
+    if not steps & available_actions(disclosure_request, user):
+        if record_refusal:
+            services.record_refused_attempt(
+                user, action=action, disclosure_request=disclosure_request
+            )
+        raise StepNotAvailable(disclosure_request)
+    return disclosure_request
+
+
+def _step(
+    request: HttpRequest, pk: int, action: str, steps: set[str], *, content: bool = True
+) -> DisclosureRequest:
+    # Opening a step page is not an attempt; a POST is.
+    return load_step_for(
+        _user(request),
+        pk,
+        action,
+        steps,
+        content=content,
+        record_refusal=request.method == "POST",
+    )
+
+
 def _load(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
     return load_for(_user(request), pk, what)
 
@@ -397,11 +443,10 @@ def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
 @require_http_methods(["GET", "POST"])
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    disclosure_request = _load_content(request, pk, "assign_referent")
-    if "assign_referent" not in available_actions(disclosure_request, user):
-        if request.method == "POST":
-            _try_refused(user, "assign_referent", disclosure_request)
-        return _forbidden(request, disclosure_request)
+    try:
+        disclosure_request = _step(request, pk, "assign_referent", {"assign_referent"})
+    except StepNotAvailable as refusal:
+        return _forbidden(request, refusal.disclosure_request)
     form = AssignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -422,11 +467,6 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
         {"dr": disclosure_request, "form": form},
         status=400 if request.method == "POST" else 200,
     )
-
-
-def _try_refused(user: User, action: str, disclosure_request: DisclosureRequest) -> None:
-    """A forged POST for a step that isn't the user's: record it as refused."""
-    services.record_refused_attempt(user, action=action, disclosure_request=disclosure_request)
 
 
 def _chosen_bases(request: HttpRequest, form: OpinionForm) -> list[LegalBasis]:
@@ -463,11 +503,10 @@ def _items_initial(request: HttpRequest) -> list[dict[str, str]]:
 @require_http_methods(["GET", "POST"])
 def opinion(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    disclosure_request = _load_content(request, pk, "submit_opinion")
-    if "submit_opinion" not in available_actions(disclosure_request, user):
-        if request.method == "POST":
-            _try_refused(user, "submit_opinion", disclosure_request)
-        return _forbidden(request, disclosure_request)
+    try:
+        disclosure_request = _step(request, pk, "submit_opinion", {"submit_opinion"})
+    except StepNotAvailable as refusal:
+        return _forbidden(request, refusal.disclosure_request)
     posted = request.method == "POST"
     # "Afficher les conditions" re-renders with the checklists and flags of
     # the ticked bases, without submitting or validating anything.
@@ -540,11 +579,10 @@ REVIEW_ACTIONS = {"approve", "refuse_disclosure", "return_for_revision"}
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    disclosure_request = _load_content(request, pk, "review")
-    if not REVIEW_ACTIONS & available_actions(disclosure_request, user):
-        if request.method == "POST":
-            _try_refused(user, "review", disclosure_request)
-        return _forbidden(request, disclosure_request)
+    try:
+        disclosure_request = _step(request, pk, "review", REVIEW_ACTIONS)
+    except StepNotAvailable as refusal:
+        return _forbidden(request, refusal.disclosure_request)
     current = _detail_queryset().get(pk=pk)
     opinion_obj = current.current_opinion()
     assert opinion_obj is not None  # awaiting_review implies an opinion
@@ -617,11 +655,10 @@ SIGN_ACTIONS = {"sign_first", "sign_second"}
 @require_http_methods(["GET", "POST"])
 def sign(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    disclosure_request = _load_content(request, pk, "sign_reply")
-    if not SIGN_ACTIONS & available_actions(disclosure_request, user):
-        if request.method == "POST":
-            _try_refused(user, "sign_reply", disclosure_request)
-        return _forbidden(request, disclosure_request)
+    try:
+        disclosure_request = _step(request, pk, "sign_reply", SIGN_ACTIONS)
+    except StepNotAvailable as refusal:
+        return _forbidden(request, refusal.disclosure_request)
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -651,11 +688,12 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    disclosure_request = _load(request, pk, "record_dispatch")
-    if "record_dispatch" not in available_actions(disclosure_request, user):
-        if request.method == "POST":
-            _try_refused(user, "record_dispatch", disclosure_request)
-        return _forbidden(request, disclosure_request)
+    try:
+        disclosure_request = _step(
+            request, pk, "record_dispatch", {"record_dispatch"}, content=False
+        )
+    except StepNotAvailable as refusal:
+        return _forbidden(request, refusal.disclosure_request)
     form = DispatchForm(request.POST or None, initial={"dispatched_on": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         try:
