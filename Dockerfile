@@ -17,7 +17,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN DJANGO_DEBUG=true python manage.py collectstatic --no-input \
+RUN msgfmt --check -o locale/fr/LC_MESSAGES/django.mo locale/fr/LC_MESSAGES/django.po \
+ && DJANGO_DEBUG=true python manage.py collectstatic --no-input \
  && mkdir -p /srv/huisclos/private /srv/huisclos/audit-checkpoints \
  && chown -R huisclos /srv/huisclos
 

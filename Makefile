@@ -21,7 +21,7 @@ PYTHON_BOOT := $(shell \
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
   fontconfig fonts-dejavu-core fonts-liberation2 poppler-utils chromium gettext
 
-.PHONY: help demo test setup system-packages venv postgres lint clean
+.PHONY: help demo test setup system-packages venv postgres lint clean messages
 
 help:
 	@echo "make demo  - set everything up and serve the demo on http://127.0.0.1:8000"
@@ -55,7 +55,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-setup: system-packages venv
+# The French catalogue, compiled from the committed source (gettext's msgfmt).
+CATALOGUES := locale/fr/LC_MESSAGES/django.mo
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
+	msgfmt --check -o $@ $<
+
+setup: system-packages venv $(CATALOGUES)
 
 postgres:
 	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
@@ -84,5 +90,11 @@ demo: setup
 	DJANGO_DEBUG=true $(PY) manage.py load_demo
 	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
 
+# After changing a user-facing string: refresh the catalogue, translate the new
+# entries (msgstr), then `make setup` compiles it.
+messages: venv
+	DJANGO_DEBUG=true $(PY) manage.py makemessages -l fr --no-location --no-obsolete \
+	  --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=tools
+
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache $(CATALOGUES)

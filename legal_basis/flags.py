@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 from .models import DataCategory, Effect, LegalBasis, RequesterKind
 
 Severity = Literal["blocking", "warning", "information"]
@@ -25,11 +28,11 @@ _SEVERITY_ORDER = {BLOCKING: 0, WARNING: 1, INFORMATION: 2}
 
 DEADLINE_NEAR_DAYS = 3
 
-CIRCULAR = (
-    "Circulaire du SPW Intérieur du 2 juin 2022, « Secret professionnel dans les CPAS – "
-    "recommandations » – https://uvcw.be/aide-sociale/actus/art-7456"
-)
-CIRCULAR_SHORT = "circulaire wallonne du 2 juin 2022"
+# The circular's title names a document published in French: it is quoted,
+# never translated.
+CIRCULAR_TITLE = "Secret professionnel dans les CPAS – recommandations"
+CIRCULAR_URL = "https://uvcw.be/aide-sociale/actus/art-7456"
+CIRCULAR_SHORT = _("Walloon circular of 2 June 2022")
 
 # Bases through which a police request can lead to a disclosure (the police
 # executes a juge d'instruction's order, or sits in an authorised concertation).
@@ -82,17 +85,31 @@ def _basis_flag(code: str, severity: Severity, basis: LegalBasis, text: str) -> 
     return Flag(
         code=code,
         severity=severity,
-        message=f"{text} (source : {basis.citation}, fiche {basis.code} v{basis.version})",
+        message=gettext("%(text)s (source: %(citation)s, entry %(code)s v%(version)s)")
+        % {
+            "text": text,
+            "citation": basis.citation,
+            "code": basis.code,
+            "version": basis.version,
+        },
         source=_basis_source(basis),
     )
+
+
+def _circular_source() -> str:
+    return gettext("Circular of the SPW Intérieur of 2 June 2022, “%(title)s” – %(url)s") % {
+        "title": CIRCULAR_TITLE,
+        "url": CIRCULAR_URL,
+    }
 
 
 def _circular_flag(code: str, severity: Severity, text: str) -> Flag:
     return Flag(
         code=code,
         severity=severity,
-        message=f"{text} (source : {CIRCULAR_SHORT})",
-        source=CIRCULAR,
+        message=gettext("%(text)s (source: %(source)s)")
+        % {"text": text, "source": CIRCULAR_SHORT},
+        source=_circular_source(),
     )
 
 
@@ -100,14 +117,18 @@ def _deadline_flags(requester_deadline: date | None, today: date) -> list[Flag]:
     if requester_deadline is None:
         return []
     days_left = (requester_deadline - today).days
+    deadline = f"{requester_deadline:%d/%m/%Y}"
     if days_left < 0:
         return [
             _circular_flag(
                 "deadline_passed",
                 WARNING,
-                f"L'échéance fixée par le demandeur ({requester_deadline:%d/%m/%Y}) est "
-                "dépassée. La procédure (avis motivé, contrôle de légalité, double "
-                "signature) reste entière : informer le demandeur si nécessaire",
+                gettext(
+                    "The deadline set by the requester (%(deadline)s) has passed. The "
+                    "procedure (reasoned opinion, legality review, double signature) still "
+                    "applies in full: inform the requester if necessary"
+                )
+                % {"deadline": deadline},
             )
         ]
     if days_left <= DEADLINE_NEAR_DAYS:
@@ -115,9 +136,16 @@ def _deadline_flags(requester_deadline: date | None, today: date) -> list[Flag]:
             _circular_flag(
                 "deadline_near",
                 WARNING,
-                f"L'échéance fixée par le demandeur ({requester_deadline:%d/%m/%Y}) tombe "
-                f"dans {days_left} jour(s). Elle ne dispense d'aucune étape de la "
-                "procédure (avis motivé, contrôle de légalité, double signature)",
+                ngettext(
+                    "The deadline set by the requester (%(deadline)s) falls in %(days)d "
+                    "day. It exempts from no step of the procedure (reasoned opinion, "
+                    "legality review, double signature)",
+                    "The deadline set by the requester (%(deadline)s) falls in %(days)d "
+                    "days. It exempts from no step of the procedure (reasoned opinion, "
+                    "legality review, double signature)",
+                    days_left,
+                )
+                % {"deadline": deadline, "days": days_left},
             )
         ]
     return []
@@ -144,8 +172,10 @@ def intake_flags(
             _circular_flag(
                 "oral_request",
                 BLOCKING,
-                "Demande orale : elle ne peut pas être traitée. Le demandeur doit adresser "
-                "une demande écrite au Président du CPAS",
+                gettext(
+                    "Oral request: it cannot be processed. The requester must send a written "
+                    "request to the President of the CPAS"
+                ),
             )
         )
     if not cited_provision.strip():
@@ -153,8 +183,9 @@ def intake_flags(
             _circular_flag(
                 "no_legal_provision",
                 BLOCKING,
-                "La demande ne cite aucune disposition légale permettant la transmission "
-                "des informations",
+                gettext(
+                    "The request cites no legal provision allowing the information to be passed on"
+                ),
             )
         )
     if not persons_identified:
@@ -162,9 +193,11 @@ def intake_flags(
             _circular_flag(
                 "person_not_identified",
                 BLOCKING,
-                "La personne concernée n'est pas identifiée sans équivoque (nom, prénoms et "
-                "date de naissance ou numéro de registre national) : risque de communiquer "
-                "des données d'un autre bénéficiaire",
+                gettext(
+                    "The person concerned is not unambiguously identified (last name, first "
+                    "names and date of birth or national register number): risk of disclosing "
+                    "another beneficiary's data"
+                ),
             )
         )
     if requester_kind == RequesterKind.POLICE:
@@ -172,10 +205,12 @@ def intake_flags(
             _circular_flag(
                 "police_request",
                 INFORMATION,
-                "Une demande émanant de la police n'est pas une exception au secret "
-                "professionnel : une communication n'est envisageable que sur ordonnance "
-                "d'un juge d'instruction ou au sein d'une concertation de cas autorisée "
-                "(art. 458ter du Code pénal)",
+                gettext(
+                    "A request from the police is not an exception to professional secrecy: "
+                    "a disclosure can only be considered on the order of an investigating "
+                    "judge or within an authorised case consultation (art. 458ter of the "
+                    "Criminal Code)"
+                ),
             )
         )
     flags.extend(_deadline_flags(requester_deadline, today))
@@ -194,19 +229,23 @@ def _police_flags(
                 "police_emergency_justification",
                 WARNING,
                 emergency[0],
-                "Demande de la police fondée sur une situation d'urgence : la justification "
-                "sera appréciée après coup. Vérifier le péril grave et actuel et limiter la "
-                "communication à ce qui permet d'y parer",
+                gettext(
+                    "Police request based on an emergency: the justification will be weighed "
+                    "after the fact. Check the serious and current danger and limit the "
+                    "disclosure to what is needed to avert it"
+                ),
             )
         ]
     return [
         _circular_flag(
             "police_not_an_exception",
             BLOCKING,
-            "Une demande de la police n'est pas une exception au secret professionnel. "
-            "Communication seulement sur ordonnance écrite d'un juge d'instruction "
-            "(ji-search-seizure) ou au sein d'une concertation de cas autorisée "
-            "(cp-458ter, art. 458ter du Code pénal) ; voir la fiche police-request",
+            gettext(
+                "A request from the police is not an exception to professional secrecy. "
+                "Disclosure only on the written order of an investigating judge "
+                "(ji-search-seizure) or within an authorised case consultation "
+                "(cp-458ter, art. 458ter of the Criminal Code); see the entry police-request"
+            ),
         )
     ]
 
@@ -224,8 +263,11 @@ def _requester_flags(requester_kind: str, bases: list[LegalBasis], disclosing: b
                     "basis_not_for_requester",
                     WARNING,
                     basis,
-                    f"Cette base vise : {kinds}. La police qui l'invoque doit présenter "
-                    "l'acte écrit de cette autorité (ordonnance du juge d'instruction)",
+                    gettext(
+                        "This basis concerns: %(kinds)s. The police invoking it must produce "
+                        "the written act of that authority (order of the investigating judge)"
+                    )
+                    % {"kinds": kinds},
                 )
             )
             continue
@@ -234,8 +276,11 @@ def _requester_flags(requester_kind: str, bases: list[LegalBasis], disclosing: b
                 "basis_not_for_requester",
                 BLOCKING if disclosing else WARNING,
                 basis,
-                f"La base « {basis.title_fr} » ne s'applique pas à ce type de demandeur "
-                f"({_kind_label(requester_kind)}) ; elle vise : {kinds}",
+                gettext(
+                    "The basis “%(title)s” does not apply to this kind of requester "
+                    "(%(kind)s); it concerns: %(kinds)s"
+                )
+                % {"title": basis.title_fr, "kind": _kind_label(requester_kind), "kinds": kinds},
             )
         )
     return flags
@@ -248,18 +293,26 @@ def _data_flags(bases: list[LegalBasis], items: list[tuple[str, str]]) -> list[F
             if basis.allows_category(category):
                 continue
             if category in basis.excluded_data_categories:
-                limit = "catégorie exclue par cette base"
+                limit = gettext("category excluded by this basis")
             else:
                 allowed = ", ".join(_category_label(c) for c in basis.allowed_data_categories)
-                limit = f"cette base ne permet que : {allowed}"
+                limit = gettext("this basis only permits: %(allowed)s") % {"allowed": allowed}
             # The item's description may hold personal data: cite its position only.
             flags.append(
                 _basis_flag(
                     "item_outside_basis",
                     BLOCKING,
                     basis,
-                    f"Élément n° {position} ({_category_label(category)}) hors des données "
-                    f"que permet « {basis.title_fr} » : {limit}",
+                    gettext(
+                        "Item no. %(position)s (%(category)s) outside the data that "
+                        "“%(title)s” permits: %(limit)s"
+                    )
+                    % {
+                        "position": position,
+                        "category": _category_label(category),
+                        "title": basis.title_fr,
+                        "limit": limit,
+                    },
                 )
             )
     return flags
@@ -271,7 +324,10 @@ def _enabling_flags(bases: list[LegalBasis], disclosing: bool) -> list[Flag]:
             _circular_flag(
                 "no_basis_chosen",
                 BLOCKING,
-                "L'avis motivé doit se référer au cadre légal : choisir au moins une base",
+                gettext(
+                    "The reasoned opinion must refer to the legal framework: choose at least "
+                    "one basis"
+                ),
             )
         ]
     if not disclosing:
@@ -282,9 +338,11 @@ def _enabling_flags(bases: list[LegalBasis], disclosing: bool) -> list[Flag]:
             _circular_flag(
                 "no_enabling_basis",
                 BLOCKING,
-                "Des informations sont proposées à la communication, mais aucune des bases "
-                "choisies ne permet, n'oblige ni ne justifie une communication ; les "
-                "exceptions au secret sont d'interprétation stricte",
+                gettext(
+                    "Information is proposed for disclosure, but none of the chosen bases "
+                    "permits, obliges or justifies a disclosure; exceptions to secrecy are "
+                    "interpreted strictly"
+                ),
             )
         ]
     if all(b.effect == Effect.JUSTIFICATION for b in enabling):
@@ -293,9 +351,11 @@ def _enabling_flags(bases: list[LegalBasis], disclosing: bool) -> list[Flag]:
                 "justification_only",
                 WARNING,
                 enabling[0],
-                "La communication ne repose que sur une cause de justification, appréciée "
-                "après coup et au cas par cas par le juge : documenter le danger, l'absence "
-                "d'autre moyen et la proportionnalité",
+                gettext(
+                    "The disclosure rests only on a justification, weighed after the fact and "
+                    "case by case by the judge: document the danger, the absence of any other "
+                    "means and the proportionality"
+                ),
             )
         ]
     return []
@@ -305,22 +365,36 @@ def _validity_flags(bases: list[LegalBasis], received_on: date) -> list[Flag]:
     flags = []
     for basis in bases:
         if not basis.is_in_force_on(received_on):
-            text = (
-                f"La base « {basis.title_fr} » n'était pas en vigueur à la date de la demande "
-                f"({received_on:%d/%m/%Y})"
-            )
-            if basis.replaced_by_code:
-                text += f" ; elle est remplacée (voir la fiche {basis.replaced_by_code})"
-                if basis.replacement_to_verify:
-                    text += ", nouvelle référence à vérifier"
-            flags.append(_basis_flag("basis_not_in_force", WARNING, basis, text))
+            values = {
+                "title": basis.title_fr,
+                "received_on": f"{received_on:%d/%m/%Y}",
+                "replacement": basis.replaced_by_code,
+            }
+            if not basis.replaced_by_code:
+                text = gettext(
+                    "The basis “%(title)s” was not in force on the date of the request "
+                    "(%(received_on)s)"
+                )
+            elif not basis.replacement_to_verify:
+                text = gettext(
+                    "The basis “%(title)s” was not in force on the date of the request "
+                    "(%(received_on)s); it has been replaced (see the entry %(replacement)s)"
+                )
+            else:
+                text = gettext(
+                    "The basis “%(title)s” was not in force on the date of the request "
+                    "(%(received_on)s); it has been replaced (see the entry %(replacement)s), "
+                    "new reference to verify"
+                )
+            flags.append(_basis_flag("basis_not_in_force", WARNING, basis, text % values))
         if not basis.is_current:
             flags.append(
                 _basis_flag(
                     "basis_not_current",
                     WARNING,
                     basis,
-                    f"Une version plus récente de la fiche « {basis.title_fr} » existe",
+                    gettext("A more recent version of the entry “%(title)s” exists")
+                    % {"title": basis.title_fr},
                 )
             )
         if basis.has_facts_to_verify():
@@ -329,8 +403,11 @@ def _validity_flags(bases: list[LegalBasis], received_on: date) -> list[Flag]:
                     "basis_to_verify",
                     WARNING,
                     basis,
-                    f"La fiche « {basis.title_fr} » contient des éléments marqués [V] (à "
-                    "vérifier sur le texte officiel) : contrôler avant de s'y fonder",
+                    gettext(
+                        "The entry “%(title)s” contains statements marked [V] (to verify "
+                        "against the official text): check before relying on it"
+                    )
+                    % {"title": basis.title_fr},
                 )
             )
     return flags
@@ -346,8 +423,10 @@ def _shared_secret_flags(bases: list[LegalBasis], requester_bound_by_secrecy: bo
                 "shared_secret_requester_not_bound",
                 BLOCKING,
                 shared[0],
-                "Le secret partagé suppose que le demandeur soit lui-même tenu au secret "
-                "professionnel",
+                gettext(
+                    "Shared secrecy requires the requester to be bound by professional "
+                    "secrecy themselves"
+                ),
             )
         ]
     return [
@@ -355,9 +434,11 @@ def _shared_secret_flags(bases: list[LegalBasis], requester_bound_by_secrecy: bo
             "shared_secret_not_automatic",
             WARNING,
             shared[0],
-            "Le fait que le demandeur soit lui aussi tenu au secret ne crée pas un secret "
-            "partagé : vérifier la mission identique, le strict nécessaire, l'intérêt du "
-            "bénéficiaire et son information",
+            gettext(
+                "The requester being bound by secrecy too does not create shared secrecy: "
+                "check the identical mission, the strictly necessary, the beneficiary's "
+                "interest and that they are informed"
+            ),
         )
     ]
 
@@ -366,16 +447,17 @@ def _consent_flags(bases: list[LegalBasis], consent_document: bool | None) -> li
     consent = [b for b in bases if b.code == "consent"]
     if not consent or consent_document is True:
         return []
-    state = "absent" if consent_document is False else "non vérifié"
-    return [
-        _basis_flag(
-            "consent_not_documented",
-            WARNING,
-            consent[0],
-            f"Accord de la personne {state} : il doit être écrit, daté, signé et couvrir "
-            "précisément les données demandées, le destinataire et le but",
+    if consent_document is False:
+        text = gettext(
+            "Consent of the person missing: it must be written, dated, signed and cover "
+            "precisely the data requested, the recipient and the purpose"
         )
-    ]
+    else:
+        text = gettext(
+            "Consent of the person not verified: it must be written, dated, signed and "
+            "cover precisely the data requested, the recipient and the purpose"
+        )
+    return [_basis_flag("consent_not_documented", WARNING, consent[0], text)]
 
 
 def _cic46bis1_flags(bases: list[LegalBasis]) -> list[Flag]:
@@ -387,9 +469,11 @@ def _cic46bis1_flags(bases: list[LegalBasis]) -> list[Flag]:
             "cic46bis1_conditions",
             INFORMATION,
             basis,
-            "Vérifier la décision écrite et motivée du procureur du Roi et qu'elle porte sur "
-            "une infraction terroriste ; seuls des renseignements administratifs, jamais de "
-            "données médicales",
+            gettext(
+                "Check the written, reasoned decision of the Crown prosecutor and that it "
+                "concerns a terrorist offence; administrative information only, never "
+                "medical data"
+            ),
         )
     ]
 

@@ -11,58 +11,59 @@ from typing import Any
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class RequesterKind(models.TextChoices):
-    COURT = "court", "Cour ou tribunal"
-    INVESTIGATING_JUDGE = "investigating_judge", "Juge d'instruction"
-    PUBLIC_PROSECUTOR = "public_prosecutor", "Procureur du Roi / parquet"
-    POLICE = "police", "Police"
+    COURT = "court", _("Court or tribunal")
+    INVESTIGATING_JUDGE = "investigating_judge", _("Investigating judge")
+    PUBLIC_PROSECUTOR = "public_prosecutor", _("Crown prosecutor / public prosecutor's office")
+    POLICE = "police", _("Police")
     PARLIAMENTARY_COMMISSION = (
         "parliamentary_commission",
-        "Commission d'enquête parlementaire",
+        _("Parliamentary commission of inquiry"),
     )
-    CSILR = "csilr", "CSIL-R"
-    MUNICIPALITY = "municipality", "Commune / bourgmestre"
-    LANDLORD = "landlord", "Propriétaire / bailleur"
-    RECOVERY_COMPANY = "recovery_company", "Société de recouvrement"
-    BAILIFF = "bailiff", "Huissier de justice"
-    SOCIAL_INSPECTION = "social_inspection", "Inspection sociale"
-    PUBLIC_BODY = "public_body", "Organisme public (ONSS, SPF, SPP IS…)"
-    SECAL = "secal", "SECAL"
-    HEALTH_PROFESSIONAL = "health_professional", "Professionnel de la santé"
-    OTHER_CPAS = "other_cpas", "Autre CPAS"
-    LAWYER = "lawyer", "Avocat"
-    PERSON_CONCERNED = "person_concerned", "La personne concernée"
-    OTHER = "other", "Autre"
+    CSILR = "csilr", _("CSIL-R")
+    MUNICIPALITY = "municipality", _("Municipality / mayor")
+    LANDLORD = "landlord", _("Owner / landlord")
+    RECOVERY_COMPANY = "recovery_company", _("Debt recovery company")
+    BAILIFF = "bailiff", _("Bailiff")
+    SOCIAL_INSPECTION = "social_inspection", _("Social inspection")
+    PUBLIC_BODY = "public_body", _("Public body (ONSS, SPF, SPP IS…)")
+    SECAL = "secal", _("SECAL")
+    HEALTH_PROFESSIONAL = "health_professional", _("Health professional")
+    OTHER_CPAS = "other_cpas", _("Other CPAS")
+    LAWYER = "lawyer", _("Lawyer")
+    PERSON_CONCERNED = "person_concerned", _("The person concerned")
+    OTHER = "other", _("Other")
 
 
 class DataCategory(models.TextChoices):
-    IDENTIFICATION = "identification", "Identification"
-    ADDRESS = "address", "Adresse"
-    HOUSEHOLD = "household", "Composition de ménage"
-    AID = "aid", "Aides octroyées et montants"
-    CONTACT_DATES = "contact_dates", "Dates de contact"
-    SOCIAL_SITUATION = "social_situation", "Situation sociale"
-    HEALTH = "health", "Santé"
-    OTHER = "other", "Autre"
+    IDENTIFICATION = "identification", _("Identification")
+    ADDRESS = "address", _("Address")
+    HOUSEHOLD = "household", _("Household composition")
+    AID = "aid", _("Aid granted and amounts")
+    CONTACT_DATES = "contact_dates", _("Contact dates")
+    SOCIAL_SITUATION = "social_situation", _("Social situation")
+    HEALTH = "health", _("Health")
+    OTHER = "other", _("Other")
 
 
 class Effect(models.TextChoices):
-    PROHIBITS = "prohibits", "Interdit la divulgation"
-    PERMITS = "permits", "Permet la divulgation"
-    OBLIGES = "obliges", "Oblige à divulguer"
-    JUSTIFICATION = "justification", "Justification (a posteriori)"
-    COMPELLED_ACCESS = "compelled_access", "Accès contraint"
-    NOT_AN_EXCEPTION = "not_an_exception", "N'est pas une exception"
-    CONTEXT = "context", "Contexte"
+    PROHIBITS = "prohibits", _("Prohibits disclosure")
+    PERMITS = "permits", _("Permits disclosure")
+    OBLIGES = "obliges", _("Obliges disclosure")
+    JUSTIFICATION = "justification", _("Justification (after the fact)")
+    COMPELLED_ACCESS = "compelled_access", _("Compelled access")
+    NOT_AN_EXCEPTION = "not_an_exception", _("Not an exception")
+    CONTEXT = "context", _("Context")
 
 
 class VerificationTag(models.TextChoices):
-    FACT = "F", "[F] fait tiré d'une source"
-    INFERENCE = "I", "[I] inférence"
-    KNOWLEDGE = "K", "[K] connaissance générale, non confirmée"
-    TO_VERIFY = "V", "[V] à vérifier"
+    FACT = "F", _("[F] fact taken from a source")
+    INFERENCE = "I", _("[I] inference")
+    KNOWLEDGE = "K", _("[K] general knowledge, not confirmed")
+    TO_VERIFY = "V", _("[V] to verify")
 
 
 class LegalBasisManager(models.Manager["LegalBasis"]):
@@ -117,8 +118,8 @@ class LegalBasis(models.Model):
 
     class Meta:
         ordering = ["code", "-version"]
-        verbose_name = "base légale"
-        verbose_name_plural = "bases légales"
+        verbose_name = _("legal basis")
+        verbose_name_plural = _("legal bases")
         constraints = [
             models.UniqueConstraint(
                 fields=["code", "version"], name="legal_basis_code_version_unique"

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from requests_app.models import User
 
@@ -61,15 +62,15 @@ class LetterheadAdmin(LetterheadAdminBase):
 
 class SigningCredentialForm(CredentialFormBase):
     pkcs12_file = forms.FileField(
-        label="fichier PKCS#12 (.p12 / .pfx)",
-        help_text="La clé privée et le certificat du signataire.",
+        label=_("PKCS#12 file (.p12 / .pfx)"),
+        help_text=_("The signer's private key and certificate."),
     )
     passphrase = forms.CharField(
-        label="phrase de passe du fichier",
+        label=_("passphrase of the file"),
         widget=forms.PasswordInput(render_value=False),
         strip=False,
         required=False,
-        help_text="Utilisée une fois pour ouvrir le fichier ; elle n'est pas conservée.",
+        help_text=_("Used once to open the file; it is not kept."),
     )
 
     class Meta:
@@ -105,7 +106,7 @@ class SigningCredentialAdmin(CredentialAdminBase):
     ]
     search_fields = ["user__username", "subject"]
 
-    @admin.display(description="empreinte")
+    @admin.display(description=_("fingerprint"))
     def short_fingerprint(self, obj: SigningCredential) -> str:
         return obj.fingerprint_sha256[:16]
 

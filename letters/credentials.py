@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from requests_app.models import User
 
@@ -66,31 +67,33 @@ def inspect_pkcs12(
     data: bytes, passphrase: bytes, *, require_current: bool = True
 ) -> CredentialInfo:
     if len(data) > PKCS12_MAX_BYTES:
-        raise CredentialError("Le fichier PKCS#12 est trop grand (64 ko au maximum).")
+        raise CredentialError(_("The PKCS#12 file is too large (64 kB at most)."))
     try:
         key, certificate, chain = pkcs12.load_key_and_certificates(data, passphrase or None)
     except (ValueError, TypeError):
         raise CredentialError(
-            "Le fichier n'a pas pu être ouvert : ce n'est pas un PKCS#12 (.p12/.pfx) "
-            "ou la phrase de passe est fausse."
+            _(
+                "The file could not be opened: it is not a PKCS#12 (.p12/.pfx) or the "
+                "passphrase is wrong."
+            )
         ) from None
     if key is None or certificate is None:
-        raise CredentialError("Le PKCS#12 doit contenir une clé privée et son certificat.")
+        raise CredentialError(_("The PKCS#12 must contain a private key and its certificate."))
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise CredentialError("Seules les clés EC et RSA sont acceptées.")
+        raise CredentialError(_("Only EC and RSA keys are accepted."))
     spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
-        raise CredentialError("La clé privée ne correspond pas au certificat.")
+        raise CredentialError(_("The private key does not match the certificate."))
     now = timezone.now()
     valid_now = certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc
     if require_current and not valid_now:
-        raise CredentialError("Le certificat n'est pas valide aujourd'hui.")
+        raise CredentialError(_("The certificate is not valid today."))
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is not None and not (usage.digital_signature or usage.content_commitment):
-        raise CredentialError("Le certificat ne permet pas de signer.")
+        raise CredentialError(_("The certificate does not allow signing."))
     return CredentialInfo(
         key=key,
         certificate=certificate,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from requests_app.models import Reply, private_storage
 
@@ -39,22 +40,22 @@ class Letterhead(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
     name = models.CharField(
-        "nom du CPAS", max_length=200, default="Centre public d'action sociale"
+        _("name of the CPAS"), max_length=200, default="Centre public d'action sociale"
     )
-    address = models.TextField("adresse", blank=True, help_text="Une ligne par ligne d'adresse.")
+    address = models.TextField(_("address"), blank=True, help_text=_("One line per address line."))
     city = models.CharField(
-        "localité pour la date",
+        _("place for the date"),
         max_length=100,
         default="Namur",
-        help_text="Utilisée dans « Namur, le 3 novembre 2026 ».",
+        help_text=_("Used in “Namur, 3 November 2026”."),
     )
-    phone = models.CharField("téléphone", max_length=50, blank=True)
-    email = models.EmailField("courriel", blank=True)
-    website = models.CharField("site web", max_length=200, blank=True)
-    enterprise_number = models.CharField("numéro d'entreprise (BCE)", max_length=20, blank=True)
-    dpo_contact = models.TextField("contact du délégué à la protection des données", blank=True)
+    phone = models.CharField(_("telephone"), max_length=50, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    enterprise_number = models.CharField(_("enterprise number (BCE)"), max_length=20, blank=True)
+    dpo_contact = models.TextField(_("contact of the data protection officer"), blank=True)
     logo = models.FileField(
-        "logo (PNG ou JPEG)",
+        _("logo (PNG or JPEG)"),
         storage=_private_storage,
         upload_to=new_logo_name,
         blank=True,
@@ -64,8 +65,8 @@ class Letterhead(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "en-tête des lettres"
-        verbose_name_plural = "en-tête des lettres"
+        verbose_name = _("letterhead")
+        verbose_name_plural = _("letterhead")
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="letterhead_singleton")
         ]
@@ -120,17 +121,17 @@ class SigningCredential(models.Model):
         settings.AUTH_USER_MODEL,
         models.CASCADE,
         related_name="signing_credential",
-        verbose_name="signataire",
+        verbose_name=_("signer"),
     )
     pkcs12 = models.BinaryField(editable=False)
-    subject = models.CharField("sujet du certificat", max_length=500, editable=False)
-    issuer = models.CharField("émetteur", max_length=500, editable=False)
-    serial_number = models.CharField("numéro de série", max_length=80, editable=False)
+    subject = models.CharField(_("certificate subject"), max_length=500, editable=False)
+    issuer = models.CharField(_("issuer"), max_length=500, editable=False)
+    serial_number = models.CharField(_("serial number"), max_length=80, editable=False)
     fingerprint_sha256 = models.CharField(
-        "empreinte SHA-256", max_length=64, unique=True, editable=False
+        _("SHA-256 fingerprint"), max_length=64, unique=True, editable=False
     )
-    not_before = models.DateTimeField("valide du", editable=False)
-    not_after = models.DateTimeField("valide jusqu'au", editable=False)
+    not_before = models.DateTimeField(_("valid from"), editable=False)
+    not_after = models.DateTimeField(_("valid until"), editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -138,8 +139,8 @@ class SigningCredential(models.Model):
         user_id: int
 
     class Meta:
-        verbose_name = "certificat de signature"
-        verbose_name_plural = "certificats de signature"
+        verbose_name = _("signing certificate")
+        verbose_name_plural = _("signing certificates")
 
     def __str__(self) -> str:
         return f"{self.user} — {self.subject}"
@@ -171,8 +172,8 @@ class ReplyDocument(models.Model):
         reply_id: int
 
     class Meta:
-        verbose_name = "lettre signée"
-        verbose_name_plural = "lettres signées"
+        verbose_name = _("signed letter")
+        verbose_name_plural = _("signed letters")
 
     def __str__(self) -> str:
         return f"{self.reply.request} r{self.revision}"

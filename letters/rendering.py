@@ -23,6 +23,8 @@ import weasyprint
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from weasyprint.document import DocumentMetadata
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
@@ -57,28 +59,28 @@ SIGNATURE_ANCHORS = {
     Role.PRESIDENT.value: "sig-president",
 }
 CAPACITY_LABELS = {
-    Role.DIRECTOR_GENERAL.value: "Le Directeur général",
-    Role.PRESIDENT.value: "Le Président",
+    Role.DIRECTOR_GENERAL.value: _("The Director general"),
+    Role.PRESIDENT.value: _("The President"),
 }
 STAMP_CAPACITY_LABELS = {
-    Role.DIRECTOR_GENERAL.value: "Directeur général",
-    Role.PRESIDENT.value: "Président",
+    Role.DIRECTOR_GENERAL.value: _("Director general"),
+    Role.PRESIDENT.value: _("President"),
 }
 LETTER_KINDS = (ReplyKind.DISCLOSURE, ReplyKind.REFUSAL, ReplyKind.INADMISSIBILITY)
 
 MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
+    _("January"),
+    _("February"),
+    _("March"),
+    _("April"),
+    _("May"),
+    _("June"),
+    _("July"),
+    _("August"),
+    _("September"),
+    _("October"),
+    _("November"),
+    _("December"),
 )
 
 
@@ -177,9 +179,13 @@ def render_html(
 
 
 def french_date(day: date) -> str:
-    """3 novembre 2026; 1er mai 2026."""
-    number = "1er" if day.day == 1 else str(day.day)
-    return f"{number} {MONTHS[day.month - 1]} {day.year}"
+    """The letters' long date, in the active language: in French, "3 novembre
+    2026" and "1er mai 2026"."""
+    values = {"day": day.day, "month": MONTHS[day.month - 1], "year": day.year}
+    if day.day == 1:
+        # French writes the first of the month as an ordinal ("1er").
+        return gettext("1st %(month)s %(year)s") % values
+    return gettext("%(day)s %(month)s %(year)s") % values
 
 
 def display_name(user: User) -> str:
@@ -256,7 +262,9 @@ def signature_blocks(signatures: Iterable[Signature]) -> list[SignatureBlock]:
     by_capacity = {s.capacity: s for s in signatures}
     blocks = []
     for capacity in (Role.DIRECTOR_GENERAL.value, Role.PRESIDENT.value):
-        block = SignatureBlock(capacity, CAPACITY_LABELS[capacity], SIGNATURE_ANCHORS[capacity])
+        block = SignatureBlock(
+            capacity, str(CAPACITY_LABELS[capacity]), SIGNATURE_ANCHORS[capacity]
+        )
         signature = by_capacity.get(capacity)
         if signature is not None:
             block.signer_name = display_name(signature.signer)
@@ -320,7 +328,9 @@ def letter_html(
             "sig_president": president,
             "blocks": letter_blocks(reply),
             "legal_bases": list(reply.legal_bases.all()),
-            "body_states_necessity": "strictement nécessaire" in reply.body,
+            # The body says it in the language it was composed in, with the
+            # words of services.compose_reply_body.
+            "body_states_necessity": gettext("strictly necessary") in reply.body,
         }
     )
     return render_to_string(f"pdf/{reply.kind}.html", context)

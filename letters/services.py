@@ -10,7 +10,7 @@
 * `verify_reply_document(reply)`: check the stored file's hash and both
   signatures.
 
-Each function raises `LetterUnavailable` (with a French message for the
+Each function raises `LetterUnavailable` (with a translated message for the
 user) when it cannot do its job. Files are written under new names; the
 file a document replaces is deleted once the transaction commits. A file
 written by a transaction that rolls back stays behind, unreferenced.
@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 
 from requests_app.models import Reply, Role, Signature, private_storage
@@ -92,7 +93,7 @@ def create_reply_document(reply: Reply) -> ReplyDocument:
             pdf = signing.prepare_for_signature(pdf)
         except (rendering.LetterRenderingError, signing.LetterSigningError, OSError) as error:
             raise LetterUnavailable(
-                "La lettre n'a pas pu être produite. Prévenez l'administrateur.",
+                gettext("The letter could not be produced. Notify the administrator."),
                 cause="letter_rendering_failed",
             ) from error
         document = ReplyDocument(reply=reply, revision=1)
@@ -104,8 +105,10 @@ def _read_checked(document: ReplyDocument) -> bytes:
     pdf = document.read()
     if signing.sha256(pdf) != document.sha256:
         raise LetterUnavailable(
-            "Le fichier de la lettre ne correspond plus à son empreinte enregistrée : "
-            "la signature est impossible. Prévenez l'administrateur.",
+            gettext(
+                "The letter's file no longer matches its recorded fingerprint: signing is "
+                "impossible. Notify the administrator."
+            ),
             cause="letter_hash_mismatch",
         )
     return pdf
@@ -131,13 +134,12 @@ def _sign(signature: Signature, timestamper: TimeStamper | None) -> ReplyDocumen
     credential = SigningCredential.objects.filter(user_id=signature.signer_id).first()
     if credential is None:
         raise LetterUnavailable(
-            "Vous n'avez pas de certificat de signature : demandez à l'administrateur "
-            "d'en enregistrer un.",
+            gettext("You have no signing certificate: ask the administrator to register one."),
             cause="no_signing_credential",
         )
     if not credential.is_valid_on(timezone.now()):
         raise LetterUnavailable(
-            "Votre certificat de signature n'est pas valide aujourd'hui.",
+            gettext("Your signing certificate is not valid today."),
             cause="signing_credential_expired",
         )
     try:
@@ -159,7 +161,7 @@ def _sign(signature: Signature, timestamper: TimeStamper | None) -> ReplyDocumen
         )
     except (rendering.LetterRenderingError, signing.LetterSigningError) as error:
         raise LetterUnavailable(
-            "La lettre n'a pas pu être signée. Prévenez l'administrateur.",
+            gettext("The letter could not be signed. Notify the administrator."),
             cause="signing_failed",
         ) from error
     document.revision += 1
@@ -178,7 +180,7 @@ class DocumentCheck:
         return self.hash_matches and self.report.complete
 
     def problems(self) -> list[str]:
-        found = [] if self.hash_matches else ["le fichier ne correspond pas à son empreinte"]
+        found = [] if self.hash_matches else [gettext("the file does not match its fingerprint")]
         return found + self.report.problems()
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from asn1crypto import pem  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
+from django.utils.translation import gettext
 from pyhanko.pdf_utils import content, generic, layout
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR
@@ -344,30 +345,37 @@ class ValidationReport:
     def problems(self) -> list[str]:
         found = []
         if not self.signatures:
-            found.append("aucune signature")
+            found.append(gettext("no signature"))
         for s in self.signatures:
             before = len(found)
+            which = {"field": s.field}
             if not s.intact:
-                found.append(f"{s.field} : contenu modifié depuis la signature")
+                found.append(gettext("%(field)s: content changed since signing") % which)
             elif not s.valid:
-                found.append(f"{s.field} : signature invalide")
+                found.append(gettext("%(field)s: invalid signature") % which)
             if s.intact and s.valid and not s.trusted:
-                found.append(f"{s.field} : certificat non reconnu")
+                found.append(gettext("%(field)s: certificate not recognised") % which)
             if s.docmdp_ok is False:
-                found.append(
-                    f"{s.field} : modifications non autorisées après la signature "
-                    f"({s.modification_level or 'inconnues'})"
-                )
+                if s.modification_level:
+                    found.append(
+                        gettext("%(field)s: changes not allowed after signing (%(level)s)")
+                        % {**which, "level": s.modification_level}
+                    )
+                else:
+                    found.append(
+                        gettext("%(field)s: changes not allowed after signing (unknown)") % which
+                    )
             if s.timestamp_valid is False:
-                found.append(f"{s.field} : horodatage invalide")
+                found.append(gettext("%(field)s: invalid timestamp") % which)
             if s.error:
-                found.append(f"{s.field} : {s.error}")
+                # pyHanko's own wording, as it reported the problem.
+                found.append(gettext("%(field)s: %(error)s") % {**which, "error": s.error})
             if len(found) == before and not s.ok:
-                found.append(f"{s.field} : signature non valable")
+                found.append(gettext("%(field)s: signature not valid") % which)
         if self.modified_after_last_signature:
-            found.append("le document a été modifié après la dernière signature")
+            found.append(gettext("the document was changed after the last signature"))
         for name in self.unsigned_fields:
-            found.append(f"{name} : pas encore signé")
+            found.append(gettext("%(field)s: not signed yet") % {"field": name})
         return found
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 LOGO_MAX_BYTES = 2 * 1024 * 1024
@@ -34,27 +35,27 @@ def _read(file: Any) -> bytes:
 
 def _open_checked(data: bytes) -> Image.Image:
     if len(data) > LOGO_MAX_BYTES:
-        raise ValidationError("Le logo ne peut pas dépasser 2 Mo.", code="logo_too_big")
+        raise ValidationError(_("The logo cannot exceed 2 MB."), code="logo_too_big")
     declared = sniff_image_type(data)
     if declared is None:
-        raise ValidationError("Le logo doit être une image PNG ou JPEG.", code="logo_not_image")
+        raise ValidationError(_("The logo must be a PNG or JPEG image."), code="logo_not_image")
     try:
         image = Image.open(io.BytesIO(data))
         # The header is read lazily: refuse huge declared sizes before decoding.
         width, height = image.size
         if width * height > LOGO_MAX_PIXELS:
             raise ValidationError(
-                "Le logo est trop grand (4000 × 4000 pixels au maximum).",
+                _("The logo is too large (4000 × 4000 pixels at most)."),
                 code="logo_too_many_pixels",
             )
         if _FORMATS.get(image.format or "") != declared:
             raise ValidationError(
-                "Le logo doit être une image PNG ou JPEG.", code="logo_not_image"
+                _("The logo must be a PNG or JPEG image."), code="logo_not_image"
             )
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         raise ValidationError(
-            "Le logo n'a pas pu être lu comme une image PNG ou JPEG.", code="logo_unreadable"
+            _("The logo could not be read as a PNG or JPEG image."), code="logo_unreadable"
         ) from None
     return image
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
@@ -51,7 +52,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is not None and response.status_code == 404:
-        response.data = {"detail": "Introuvable."}
+        response.data = {"detail": _("Not found.")}
     return response
 
 
@@ -188,7 +189,7 @@ class IntakeSerializer(serializers.Serializer[Any]):
 
     def validate_persons(self, value: Any) -> list[services.PersonData]:
         if not isinstance(value, list) or len(value) > 10:
-            raise serializers.ValidationError("Une liste d'au plus 10 personnes est attendue.")
+            raise serializers.ValidationError(_("A list of at most 10 persons is expected."))
         serializer = PersonSerializer(data=value, many=True)
         serializer.is_valid(raise_exception=True)
         return [services.PersonData(**p) for p in serializer.validated_data]
@@ -200,7 +201,7 @@ class IntakeSerializer(serializers.Serializer[Any]):
             attrs["scan_content_type"] = ""
         elif scan is None:
             raise serializers.ValidationError(
-                {"scan": "Le scan de la lettre est obligatoire pour une demande écrite."}
+                {"scan": _("The scan of the letter is required for a written request.")}
             )
         else:
             try:
@@ -388,7 +389,7 @@ def assign(request: Request, pk: int) -> Response:
     serializer.is_valid(raise_exception=True)
     referent = User.objects.filter(pk=serializer.validated_data["referent"]).first()
     if referent is None:
-        raise serializers.ValidationError({"referent": "Référent inconnu."})
+        raise serializers.ValidationError({"referent": _("Unknown referent.")})
     services.assign_referent(disclosure_request, actor=user, referent=referent)
     return _done(disclosure_request, user)
 
@@ -404,11 +405,11 @@ def opinion(request: Request, pk: int) -> Response:
     codes = list(dict.fromkeys(d["legal_bases"]))
     bases = list(LegalBasis.objects.current().filter(code__in=codes))
     if len(bases) != len(codes):
-        raise serializers.ValidationError({"legal_bases": "Base légale inconnue."})
+        raise serializers.ValidationError({"legal_bases": _("Unknown legal basis.")})
     by_code = {b.code: b for b in bases}
     if any(c["basis"] not in by_code for c in d["checklist"]):
         raise serializers.ValidationError(
-            {"checklist": "Une réponse vise une base légale qui n'est pas choisie."}
+            {"checklist": _("An answer concerns a legal basis that is not chosen.")}
         )
     services.submit_opinion(
         disclosure_request,

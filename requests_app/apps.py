@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RequestsAppConfig(AppConfig):
     name = "requests_app"
-    verbose_name = "Demandes de levée du secret professionnel"
+    verbose_name = _("Requests to lift professional secrecy")
 
     def ready(self) -> None:
         from . import signals  # noqa: F401

@@ -24,6 +24,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import audit, services
@@ -54,30 +56,30 @@ def auditor_only(view: View) -> View:
 
 class PeriodForm(forms.Form):
     du = forms.DateField(
-        required=False, label="Du", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
     )
     au = forms.DateField(
-        required=False, label="Au", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("du"), data.get("au")
         if start and end and start > end:
-            raise forms.ValidationError("La date de début suit la date de fin.")
+            raise forms.ValidationError(gettext("The start date is after the end date."))
         return data
 
 
 class TimelineFilter(PeriodForm):
-    acteur = forms.CharField(required=False, max_length=150, label="Acteur (identifiant)")
-    action = forms.CharField(required=False, max_length=64, label="Action")
-    reference = forms.CharField(required=False, max_length=32, label="Référence de la demande")
+    acteur = forms.CharField(required=False, max_length=150, label=_("Actor (username)"))
+    action = forms.CharField(required=False, max_length=64, label=_("Action"))
+    reference = forms.CharField(required=False, max_length=32, label=_("Request reference"))
 
     field_order = ["acteur", "action", "reference", "du", "au"]
 
 
 class UserActivityForm(PeriodForm):
-    utilisateur = forms.CharField(max_length=150, label="Utilisateur (identifiant)")
+    utilisateur = forms.CharField(max_length=150, label=_("User (username)"))
 
     field_order = ["utilisateur", "du", "au"]
 
@@ -130,7 +132,9 @@ def _rows(page: Page[Any]) -> list[dict[str, Any]]:
     )
     rows = []
     for event in events:
-        details = event.details if isinstance(event.details, dict) else {"valeur": event.details}
+        details = (
+            event.details if isinstance(event.details, dict) else {gettext("value"): event.details}
+        )
         reference = ""
         if event.object_type == REQUEST_OBJECT:
             reference = str(details.get("reference") or "") or references.get(
@@ -236,14 +240,19 @@ def verification(request: HttpRequest) -> HttpResponse:
         )
         try:
             audit.record_verification(
-                report, by=f"{request.user.get_username()} (Vérifier maintenant)"
+                report,
+                by=gettext("%(username)s (Verify now)")
+                % {"username": request.user.get_username()},
             )
         except OSError:
-            messages.warning(request, "Le résultat n'a pas pu être enregistré.")
+            messages.warning(request, gettext("The result could not be recorded."))
         if report.ok:
-            messages.success(request, f"Vérification réussie : {report.lines()[0]}.")
+            messages.success(
+                request,
+                gettext("Verification passed: %(summary)s.") % {"summary": report.lines()[0]},
+            )
         else:
-            messages.error(request, "La vérification a trouvé un problème : voir ci-dessous.")
+            messages.error(request, gettext("The verification found a problem: see below."))
         return redirect("audit:verification")
     checkpoints, problems = audit.read_checkpoints(directory)
     latest = max(checkpoints, key=lambda c: (c.seq, c.created_at), default=None)

@@ -6,51 +6,77 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 
 from . import services
-from .models import Channel, ChecklistAnswer, DispatchChannel, Proposal, Role, User
+from .models import (
+    OPEN_STATES,
+    Channel,
+    ChecklistAnswer,
+    ConcernedPerson,
+    DisclosureRequest,
+    DispatchChannel,
+    Opinion,
+    Proposal,
+    Reply,
+    Role,
+    State,
+    User,
+)
 from .validation import detect_scan_type, normalise_national_number
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class IntakeForm(forms.Form):
-    received_on = forms.DateField(label="Date de réception", widget=DATE_WIDGET)
-    channel = forms.ChoiceField(label="Canal", choices=Channel.choices)
-    requester_kind = forms.ChoiceField(label="Type de demandeur", choices=RequesterKind.choices)
-    requester_name = forms.CharField(label="Nom du demandeur", max_length=200)
-    requester_organisation = forms.CharField(label="Organisation", max_length=200, required=False)
+    received_on = forms.DateField(label=_("Date of receipt"), widget=DATE_WIDGET)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    requester_kind = forms.ChoiceField(label=_("Kind of requester"), choices=RequesterKind.choices)
+    requester_name = forms.CharField(label=_("Name of the requester"), max_length=200)
+    requester_organisation = forms.CharField(
+        label=_("Organisation"), max_length=200, required=False
+    )
     requester_address = forms.CharField(
-        label="Adresse", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Address"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     requester_reference = forms.CharField(
-        label="Référence du demandeur (« Vos réf. »)", max_length=100, required=False
+        label=_("Requester's reference (“Your ref.”)"), max_length=100, required=False
     )
     cited_provision = forms.CharField(
-        label="Disposition légale citée par le demandeur",
+        label=_("Legal provision cited by the requester"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Recopiez-la telle qu'écrite. Laissez vide si la lettre n'en cite aucune.",
+        help_text=_("Copy it as written. Leave empty if the letter cites none."),
     )
     information_requested = forms.CharField(
-        label="Informations demandées", widget=forms.Textarea(attrs={"rows": 4})
+        label=_("Information requested"), widget=forms.Textarea(attrs={"rows": 4})
     )
     requester_deadline = forms.DateField(
-        label="Délai fixé par le demandeur", required=False, widget=DATE_WIDGET
+        label=_("Deadline set by the requester"), required=False, widget=DATE_WIDGET
     )
     scan = forms.FileField(
-        label="Scan de la lettre (PDF, PNG, JPEG ou TIFF)",
+        label=_("Scan of the letter (PDF, PNG, JPEG or TIFF)"),
         required=False,
-        help_text="Obligatoire, sauf pour une demande orale.",
+        help_text=_("Required, except for an oral request."),
+        # data-dropzone: static/js/intake.mjs turns the field into a drop zone.
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": ".pdf,.png,.jpg,.jpeg,.tif,.tiff,"
+                "application/pdf,image/png,image/jpeg,image/tiff",
+                "data-dropzone": "",
+            }
+        ),
     )
 
     def clean_received_on(self) -> Any:
         received_on = self.cleaned_data["received_on"]
         if received_on > timezone.localdate():
-            raise ValidationError("La date de réception ne peut pas être dans le futur.")
+            raise ValidationError(gettext("The date of receipt cannot be in the future."))
         return received_on
 
     def clean(self) -> dict[str, Any]:
@@ -61,7 +87,7 @@ class IntakeForm(forms.Form):
             cleaned["scan"] = None
             cleaned["scan_content_type"] = ""
         elif scan is None and cleaned.get("channel"):
-            self.add_error("scan", "Joignez le scan de la lettre : il est obligatoire.")
+            self.add_error("scan", gettext("Attach the scan of the letter: it is required."))
         elif scan is not None:
             try:
                 cleaned["scan_content_type"] = detect_scan_type(scan)
@@ -71,13 +97,13 @@ class IntakeForm(forms.Form):
 
 
 class PersonForm(forms.Form):
-    last_name = forms.CharField(label="Nom", max_length=150)
-    first_names = forms.CharField(label="Prénoms", max_length=200, required=False)
-    birth_date = forms.DateField(label="Date de naissance", required=False, widget=DATE_WIDGET)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+    first_names = forms.CharField(label=_("First names"), max_length=200, required=False)
+    birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DATE_WIDGET)
     national_number = forms.CharField(
-        label="Numéro de registre national", max_length=20, required=False
+        label=_("National register number"), max_length=20, required=False
     )
-    cpas_file_number = forms.CharField(label="N° de dossier CPAS", max_length=50, required=False)
+    cpas_file_number = forms.CharField(label=_("CPAS file no."), max_length=50, required=False)
 
     def clean_national_number(self) -> str:
         return normalise_national_number(self.cleaned_data.get("national_number", ""))
@@ -85,7 +111,7 @@ class PersonForm(forms.Form):
     def clean_birth_date(self) -> Any:
         birth_date = self.cleaned_data.get("birth_date")
         if birth_date and birth_date > timezone.localdate():
-            raise ValidationError("La date de naissance ne peut pas être dans le futur.")
+            raise ValidationError(gettext("The date of birth cannot be in the future."))
         return birth_date
 
     def to_data(self) -> services.PersonData:
@@ -130,7 +156,7 @@ class LegalBasisChoiceField(forms.ModelMultipleChoiceField[LegalBasis]):
 
 
 class AssignForm(forms.Form):
-    referent = ReferentChoiceField(label="Référent", queryset=User.objects.none())
+    referent = ReferentChoiceField(label=_("Referent"), queryset=User.objects.none())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -143,20 +169,22 @@ class AssignForm(forms.Form):
 
 class OpinionForm(forms.Form):
     legal_bases = LegalBasisChoiceField(
-        label="Base(s) légale(s) invoquée(s)",
+        label=_("Legal basis or bases relied on"),
         queryset=LegalBasis.objects.none(),
         widget=forms.CheckboxSelectMultiple,
     )
     proposal = forms.ChoiceField(
-        label="Proposition", choices=Proposal.choices, widget=forms.RadioSelect
+        label=_("Proposal"), choices=Proposal.choices, widget=forms.RadioSelect
     )
-    reasoning = forms.CharField(label="Motivation", widget=forms.Textarea(attrs={"rows": 8}))
+    reasoning = forms.CharField(label=_("Reasoning"), widget=forms.Textarea(attrs={"rows": 8}))
     override_reason = forms.CharField(
-        label="Dérogation motivée",
+        label=_("Reasoned override"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Obligatoire seulement pour proposer une communication malgré une alerte "
-        "bloquante ou une condition non remplie. Elle sera montrée aux deux signataires.",
+        help_text=_(
+            "Required only to propose a disclosure despite a blocking alert or an unmet "
+            "condition. It will be shown to both signers."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -168,14 +196,16 @@ class OpinionForm(forms.Form):
 
 class ItemForm(forms.Form):
     description = forms.CharField(
-        label="Information proposée", widget=forms.Textarea(attrs={"rows": 2})
+        # One item: French makes it singular, unlike the page headings with these words.
+        label=pgettext_lazy("one item", "Information proposed"),
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     # An empty first choice, so an unused sub-form stays unchanged and is skipped.
     data_category = forms.ChoiceField(
-        label="Catégorie", choices=[("", "— Choisir —"), *DataCategory.choices]
+        label=_("Category"), choices=[("", _("— Choose —")), *DataCategory.choices]
     )
     necessity = forms.CharField(
-        label="Pourquoi est-elle strictement nécessaire ?",
+        label=_("Why is it strictly necessary?"),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
@@ -191,23 +221,25 @@ ItemFormSet = forms.formset_factory(ItemForm, extra=3, max_num=30, validate_max=
 
 class ReviewForm(forms.Form):
     DECISIONS = [
-        ("approve", "Approuver la proposition"),
-        ("amend", "Modifier puis approuver (décochez ou corrigez les informations)"),
-        ("refuse", "Refuser la communication"),
-        ("return", "Renvoyer l'avis au référent avec des remarques"),
+        ("approve", _("Approve the proposal")),
+        ("amend", _("Amend then approve (untick or correct the information)")),
+        ("refuse", _("Refuse the disclosure")),
+        ("return", _("Return the opinion to the referent with remarks")),
     ]
-    decision = forms.ChoiceField(label="Décision", choices=DECISIONS, widget=forms.RadioSelect)
+    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS, widget=forms.RadioSelect)
     remarks = forms.CharField(
-        label="Remarques / motivation",
+        label=_("Remarks / reasoning"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     override_reason = forms.CharField(
-        label="Dérogation motivée",
+        label=_("Reasoned override"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Obligatoire pour approuver une communication malgré une alerte bloquante "
-        "ou une condition non remplie. Elle sera montrée aux deux signataires.",
+        help_text=_(
+            "Required to approve a disclosure despite a blocking alert or an unmet "
+            "condition. It will be shown to both signers."
+        ),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -216,14 +248,14 @@ class ReviewForm(forms.Form):
             cleaned.get("decision") in ("refuse", "return")
             and not cleaned.get("remarks", "").strip()
         ):
-            self.add_error("remarks", "Ces remarques sont obligatoires pour ce choix.")
+            self.add_error("remarks", gettext("These remarks are required for this choice."))
         return cleaned
 
 
 class AmendedItemForm(forms.Form):
-    keep = forms.BooleanField(label="Garder", required=False, initial=True)
-    description = forms.CharField(label="Information", widget=forms.Textarea(attrs={"rows": 2}))
-    data_category = forms.ChoiceField(label="Catégorie", choices=DataCategory.choices)
+    keep = forms.BooleanField(label=_("Keep"), required=False, initial=True)
+    description = forms.CharField(label=_("Information"), widget=forms.Textarea(attrs={"rows": 2}))
+    data_category = forms.ChoiceField(label=_("Category"), choices=DataCategory.choices)
 
 
 AmendedItemFormSet = forms.formset_factory(AmendedItemForm, extra=0, max_num=30)
@@ -231,17 +263,17 @@ AmendedItemFormSet = forms.formset_factory(AmendedItemForm, extra=0, max_num=30)
 
 class SignForm(forms.Form):
     password = forms.CharField(
-        label="Votre mot de passe (confirmation de la signature)",
+        label=_("Your password (confirms the signature)"),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         strip=False,
     )
 
 
 class DispatchForm(forms.Form):
-    dispatched_on = forms.DateField(label="Date d'expédition", widget=DATE_WIDGET)
-    channel = forms.ChoiceField(label="Mode d'expédition", choices=DispatchChannel.choices)
+    dispatched_on = forms.DateField(label=_("Dispatch date"), widget=DATE_WIDGET)
+    channel = forms.ChoiceField(label=_("Means of dispatch"), choices=DispatchChannel.choices)
     registered_mail_number = forms.CharField(
-        label="Numéro du recommandé", max_length=60, required=False
+        label=_("Registered mail number"), max_length=60, required=False
     )
 
 
@@ -266,10 +298,10 @@ class ChecklistForm(forms.Form):
                     label=f"{text} [{tag}]" if tag else text,
                     choices=ChecklistAnswer.Answer.choices,
                     widget=forms.RadioSelect,
-                    error_messages={"required": "Répondez à cette condition."},
+                    error_messages={"required": gettext("Answer this condition.")},
                 )
                 self.fields[f"{prefix}-note"] = forms.CharField(
-                    label="Note",
+                    label=gettext("Note"),
                     required=False,
                     widget=forms.Textarea(attrs={"rows": 2}),
                 )
@@ -296,3 +328,114 @@ class ChecklistForm(forms.Form):
                     )
                 )
         return answers
+
+
+class RegisterSearchForm(forms.Form):
+    """The register's filters. Person, legal-basis and cited-text criteria exist
+    only for users who may see the content of every request they can list.
+    """
+
+    q = forms.CharField(
+        label=_("Reference or requester"),
+        required=False,
+        max_length=200,
+        help_text=_("Part of the reference, the requester's name, organisation or reference."),
+    )
+    requester_kind = forms.ChoiceField(
+        label=_("Requester kind"),
+        required=False,
+        choices=[("", _("All")), *RequesterKind.choices],
+    )
+    state = forms.ChoiceField(
+        label=_("State"), required=False, choices=[("", _("All")), *State.choices]
+    )
+    received_from = forms.DateField(label=_("Received from"), required=False, widget=DATE_WIDGET)
+    received_to = forms.DateField(label=_("Received until"), required=False, widget=DATE_WIDGET)
+    due_from = forms.DateField(label=_("Due from"), required=False, widget=DATE_WIDGET)
+    due_to = forms.DateField(label=_("Due until"), required=False, widget=DATE_WIDGET)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    legal_basis = forms.ChoiceField(label=_("Legal basis (opinion or reply)"), required=False)
+    person = forms.CharField(
+        label=_("Person concerned by the request"),
+        required=False,
+        max_length=150,
+        help_text=_("Last name, first name or national number."),
+    )
+
+    CONTENT_FIELDS = ("legal_basis", "person")
+    # The criteria that are one lookup each.
+    LOOKUPS = {
+        "requester_kind": "requester_kind",
+        "state": "state",
+        "received_from": "received_on__gte",
+        "received_to": "received_on__lte",
+        "due_from": "due_on__gte",
+        "due_to": "due_on__lte",
+    }
+
+    def __init__(self, *args: Any, content_search: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if content_search:
+            legal_basis = self.fields["legal_basis"]
+            assert isinstance(legal_basis, forms.ChoiceField)
+            legal_basis.choices = [
+                ("", _("All")),
+                *((code, f"{title} ({code})") for code, title in _latest_titles()),
+            ]
+        else:
+            for name in self.CONTENT_FIELDS:
+                del self.fields[name]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for low, high in (("received_from", "received_to"), ("due_from", "due_to")):
+            if cleaned.get(low) and cleaned.get(high) and cleaned[low] > cleaned[high]:
+                self.add_error(high, _("This date is before the start of the period."))
+        return cleaned
+
+    def uses_content_criteria(self) -> bool:
+        return any(self.cleaned_data.get(name) for name in self.CONTENT_FIELDS)
+
+    def filter(self, queryset: QuerySet[DisclosureRequest]) -> QuerySet[DisclosureRequest]:
+        data = self.cleaned_data
+        text = data.get("q", "").strip()
+        if text:
+            queryset = queryset.filter(
+                Q(reference__icontains=text)
+                | Q(requester_name__icontains=text)
+                | Q(requester_organisation__icontains=text)
+                | Q(requester_reference__icontains=text)
+            )
+        for name, lookup in self.LOOKUPS.items():
+            if data.get(name):
+                queryset = queryset.filter(**{lookup: data[name]})
+        if data.get("overdue"):
+            queryset = queryset.filter(
+                state__in=[s.value for s in OPEN_STATES], due_on__lt=timezone.localdate()
+            )
+        code = data.get("legal_basis")
+        if code:
+            queryset = queryset.filter(
+                Exists(Opinion.objects.filter(request=OuterRef("pk"), legal_bases__code=code))
+                | Exists(Reply.objects.filter(request=OuterRef("pk"), legal_bases__code=code))
+            )
+        person = data.get("person", "").strip()
+        if person:
+            digits = "".join(c for c in person if c.isdigit())
+            match = Q(last_name__icontains=person) | Q(first_names__icontains=person)
+            if len(digits) == 11:
+                match |= Q(national_number=digits)
+            queryset = queryset.filter(
+                Exists(ConcernedPerson.objects.filter(match, request=OuterRef("pk")))
+            )
+        return queryset
+
+
+def _latest_titles() -> list[tuple[str, str]]:
+    """Each basis code with the title of its latest version."""
+    latest: dict[str, str] = {}
+    for code, title in LegalBasis.objects.order_by("code", "version").values_list(
+        "code", "title_fr"
+    ):
+        latest[code] = title
+    return sorted(latest.items())

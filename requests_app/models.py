@@ -20,6 +20,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import LazyObject
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
@@ -53,16 +55,16 @@ def new_scan_name(instance: DisclosureRequest, filename: str) -> str:
 class Role(models.TextChoices):
     """The group names created by migration 0002."""
 
-    SECRETARIAT = "secretariat", "Secrétariat"
-    PRESIDENT = "president", "Président"
-    REFERENT = "referent", "Référent"
-    DIRECTOR_GENERAL = "director_general", "Directeur général"
-    AUDITOR = "auditor", "Auditeur"
+    SECRETARIAT = "secretariat", _("Secretariat")
+    PRESIDENT = "president", _("President")
+    REFERENT = "referent", _("Referent")
+    DIRECTOR_GENERAL = "director_general", _("Director general")
+    AUDITOR = "auditor", _("Auditor")
 
 
 class User(AbstractUser):
     class Meta:
-        verbose_name = "utilisateur"
+        verbose_name = _("user")
 
     def roles_on(self, day: date | None = None) -> frozenset[str]:
         """Roles held on `day`: group memberships plus acting designations."""
@@ -105,8 +107,8 @@ class ActingDesignation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name = "désignation faisant fonction"
-        verbose_name_plural = "désignations faisant fonction"
+        verbose_name = _("acting designation")
+        verbose_name_plural = _("acting designations")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(ends_on__gte=models.F("starts_on")),
@@ -115,37 +117,42 @@ class ActingDesignation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} f.f. {self.get_role_display()} {self.starts_on}–{self.ends_on}"
+        return gettext("%(user)s acting %(role)s %(starts_on)s–%(ends_on)s") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "starts_on": self.starts_on,
+            "ends_on": self.ends_on,
+        }
 
 
 class Channel(models.TextChoices):
-    POST = "post", "Courrier postal"
-    REGISTERED_POST = "registered_post", "Recommandé"
-    EMAIL = "email", "Courrier électronique"
-    HAND_DELIVERY = "hand_delivery", "Remise en main propre"
-    FAX = "fax", "Fax"
-    ORAL = "oral", "Oral (téléphone, guichet)"
+    POST = "post", _("Post")
+    REGISTERED_POST = "registered_post", _("Registered post")
+    EMAIL = "email", _("E-mail")
+    HAND_DELIVERY = "hand_delivery", _("Hand delivery")
+    FAX = "fax", _("Fax")
+    ORAL = "oral", _("Oral (telephone, front desk)")
 
 
 class DispatchChannel(models.TextChoices):
-    POST = "post", "Courrier postal"
-    REGISTERED_POST = "registered_post", "Recommandé"
-    EMAIL = "email", "Courrier électronique"
-    HAND_DELIVERY = "hand_delivery", "Remise en main propre"
+    POST = "post", _("Post")
+    REGISTERED_POST = "registered_post", _("Registered post")
+    EMAIL = "email", _("E-mail")
+    HAND_DELIVERY = "hand_delivery", _("Hand delivery")
 
 
 class State(models.TextChoices):
-    RECEIVED = "received", "Reçue"
-    CLOSED_ORAL = "closed_oral", "Clôturée : demande orale non traitable"
-    AWAITING_ASSIGNMENT = "awaiting_assignment", "En attente d'un référent"
-    AWAITING_OPINION = "awaiting_opinion", "Avis en préparation"
-    AWAITING_REVIEW = "awaiting_review", "Contrôle de légalité (DG)"
-    AWAITING_SIGNATURES = "awaiting_signatures", "Réponse à signer"
-    PARTIALLY_SIGNED = "partially_signed", "Réponse signée une fois"
-    SIGNED = "signed", "Réponse signée, à expédier"
-    DISPATCHED = "dispatched", "Réponse expédiée"
-    CLOSED = "closed", "Clôturée"
-    WITHDRAWN = "withdrawn", "Retirée par le demandeur"
+    RECEIVED = "received", _("Received")
+    CLOSED_ORAL = "closed_oral", _("Closed: oral request, cannot be processed")
+    AWAITING_ASSIGNMENT = "awaiting_assignment", _("Waiting for a referent")
+    AWAITING_OPINION = "awaiting_opinion", _("Opinion in preparation")
+    AWAITING_REVIEW = "awaiting_review", _("Legality review (DG)")
+    AWAITING_SIGNATURES = "awaiting_signatures", _("Reply to sign")
+    PARTIALLY_SIGNED = "partially_signed", _("Reply signed once")
+    SIGNED = "signed", _("Reply signed, to dispatch")
+    DISPATCHED = "dispatched", _("Reply dispatched")
+    CLOSED = "closed", _("Closed")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the requester")
 
 
 OPEN_STATES = [
@@ -162,24 +169,24 @@ WITHDRAWABLE_STATES = OPEN_STATES
 class InadmissibilityReason(models.TextChoices):
     PERSON_NOT_IDENTIFIED = (
         "person_not_identified",
-        "La personne concernée n'est pas identifiée avec précision",
+        _("The person concerned is not precisely identified"),
     )
     NO_LEGAL_PROVISION = (
         "no_legal_provision",
-        "La demande ne cite aucune disposition légale",
+        _("The request cites no legal provision"),
     )
 
 
 class Proposal(models.TextChoices):
-    DISCLOSE = "disclose", "Communiquer"
-    DISCLOSE_IN_PART = "disclose_in_part", "Communiquer en partie"
-    REFUSE = "refuse", "Refuser"
+    DISCLOSE = "disclose", _("Disclose")
+    DISCLOSE_IN_PART = "disclose_in_part", _("Disclose in part")
+    REFUSE = "refuse", _("Refuse")
 
 
 class ReplyKind(models.TextChoices):
-    DISCLOSURE = "disclosure", "Communication d'informations"
-    REFUSAL = "refusal", "Refus de communication"
-    INADMISSIBILITY = "inadmissibility", "Demande irrecevable en l'état"
+    DISCLOSURE = "disclosure", _("Disclosure of information")
+    REFUSAL = "refusal", _("Refusal to disclose")
+    INADMISSIBILITY = "inadmissibility", _("Request inadmissible as it stands")
 
 
 # Transition permissions. django-fsm calls these with (instance, user); the
@@ -286,8 +293,8 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-year", "-number"]
-        verbose_name = "demande de levée du secret"
-        verbose_name_plural = "demandes de levée du secret"
+        verbose_name = _("request to lift secrecy")
+        verbose_name_plural = _("requests to lift secrecy")
         permissions = [
             ("view_register", "Can see the register of all requests (metadata)"),
             ("view_content", "Can see the content of a request"),
@@ -508,11 +515,13 @@ class DefaultDeadline(models.Model):
     working_days = models.PositiveSmallIntegerField()
 
     class Meta:
-        verbose_name = "délai par défaut"
-        verbose_name_plural = "délais par défaut"
+        verbose_name = _("default deadline")
+        verbose_name_plural = _("default deadlines")
 
     def __str__(self) -> str:
-        return f"{self.get_requester_kind_display()}: {self.working_days} j. ouvrables"
+        return ngettext(
+            "%(kind)s: %(days)d working day", "%(kind)s: %(days)d working days", self.working_days
+        ) % {"kind": self.get_requester_kind_display(), "days": self.working_days}
 
 
 class PublicHoliday(models.Model):
@@ -523,8 +532,8 @@ class PublicHoliday(models.Model):
 
     class Meta:
         ordering = ["day"]
-        verbose_name = "jour férié ou de fermeture"
-        verbose_name_plural = "jours fériés ou de fermeture"
+        verbose_name = _("public holiday or closure day")
+        verbose_name_plural = _("public holidays or closure days")
 
     def __str__(self) -> str:
         return f"{self.day} {self.name}"
@@ -555,8 +564,8 @@ class ConcernedPerson(models.Model):
 
     class Meta:
         ordering = ["id"]
-        verbose_name = "personne concernée"
-        verbose_name_plural = "personnes concernées"
+        verbose_name = _("person concerned")
+        verbose_name_plural = _("persons concerned")
 
     def __str__(self) -> str:
         return f"{self.last_name} {self.first_names}".strip()
@@ -593,8 +602,8 @@ class Opinion(models.Model):
 
     class Meta:
         ordering = ["request", "number"]
-        verbose_name = "avis motivé"
-        verbose_name_plural = "avis motivés"
+        verbose_name = _("reasoned opinion")
+        verbose_name_plural = _("reasoned opinions")
         constraints = [
             models.UniqueConstraint(
                 fields=["request", "number"], name="opinion_number_per_request"
@@ -602,16 +611,19 @@ class Opinion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.request} avis {self.number}"
+        return gettext("%(request)s opinion %(number)s") % {
+            "request": self.request,
+            "number": self.number,
+        }
 
 
 class ChecklistAnswer(models.Model):
     """The referent's answer to one condition of a cited basis's checklist."""
 
     class Answer(models.TextChoices):
-        MET = "met", "Remplie"
-        NOT_MET = "not_met", "Non remplie"
-        NOT_APPLICABLE = "not_applicable", "Sans objet"
+        MET = "met", _("Met")
+        NOT_MET = "not_met", _("Not met")
+        NOT_APPLICABLE = "not_applicable", _("Not applicable")
 
     opinion = models.ForeignKey(Opinion, models.CASCADE, related_name="checklist_answers")
     legal_basis = models.ForeignKey(LegalBasis, models.PROTECT, related_name="+")
@@ -659,10 +671,10 @@ class Review(models.Model):
     """The DG's legality review of one opinion."""
 
     class Outcome(models.TextChoices):
-        APPROVED = "approved", "Approuvé"
-        AMENDED = "amended", "Modifié et approuvé"
-        REFUSED = "refused", "Communication refusée"
-        RETURNED = "returned", "Renvoyé au référent"
+        APPROVED = "approved", _("Approved")
+        AMENDED = "amended", _("Amended and approved")
+        REFUSED = "refused", _("Disclosure refused")
+        RETURNED = "returned", _("Returned to the referent")
 
     request = models.ForeignKey(DisclosureRequest, models.PROTECT, related_name="reviews")
     opinion = models.ForeignKey(Opinion, models.PROTECT, related_name="reviews")
@@ -674,7 +686,7 @@ class Review(models.Model):
 
     class Meta:
         ordering = ["request", "reviewed_at"]
-        verbose_name = "contrôle de légalité"
+        verbose_name = _("legality review")
 
     def __str__(self) -> str:
         return f"{self.request} {self.outcome}"
@@ -700,8 +712,8 @@ class Reply(models.Model):
         signatures: RelatedManager[Signature]
 
     class Meta:
-        verbose_name = "réponse officielle"
-        verbose_name_plural = "réponses officielles"
+        verbose_name = _("official reply")
+        verbose_name_plural = _("official replies")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind=ReplyKind.INADMISSIBILITY)
@@ -744,8 +756,8 @@ class ReplyItem(models.Model):
 
 class Signature(models.Model):
     class Capacity(models.TextChoices):
-        PRESIDENT = Role.PRESIDENT.value, "Le Président"
-        DIRECTOR_GENERAL = Role.DIRECTOR_GENERAL.value, "Le Directeur général"
+        PRESIDENT = Role.PRESIDENT.value, _("The President")
+        DIRECTOR_GENERAL = Role.DIRECTOR_GENERAL.value, _("The Director general")
 
     reply = models.ForeignKey(Reply, models.PROTECT, related_name="signatures")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
@@ -799,8 +811,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["seq"]
-        verbose_name = "événement d'audit"
-        verbose_name_plural = "événements d'audit"
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         indexes = [
             models.Index(fields=["object_type", "object_id"]),
             models.Index(fields=["actor", "occurred_at"]),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import DisclosureRequest, Role, Signature, State, User
 
@@ -54,12 +55,12 @@ def tasks_by_user() -> dict[User, list[Task]]:
     for user in users:
         roles = user.roles_on(today)
         if Role.PRESIDENT in roles:
-            tasks[user] += [_task(dr, "attribuer à un référent") for dr in to_assign]
+            tasks[user] += [_task(dr, _("assign to a referent")) for dr in to_assign]
         if Role.DIRECTOR_GENERAL in roles:
-            tasks[user] += [_task(dr, "contrôler la légalité de l'avis") for dr in to_review]
+            tasks[user] += [_task(dr, _("review the legality of the opinion")) for dr in to_review]
         if Role.SECRETARIAT in roles:
             tasks[user] += [
-                _task(dr, "expédier la réponse" if dr.state == State.SIGNED else "clôturer")
+                _task(dr, _("dispatch the reply") if dr.state == State.SIGNED else _("close"))
                 for dr in to_dispatch
             ]
         for dr in to_sign:
@@ -70,8 +71,8 @@ def tasks_by_user() -> dict[User, list[Task]]:
                 continue
             taken = {s.capacity for s in signatures}
             if any(c in roles and c not in taken for c in (Role.PRESIDENT, Role.DIRECTOR_GENERAL)):
-                tasks[user].append(_task(dr, "signer la réponse"))
+                tasks[user].append(_task(dr, _("sign the reply")))
         tasks[user] += [
-            _task(dr, "rédiger l'avis") for dr in opinions if dr.referent_id == user.pk
+            _task(dr, _("write the opinion")) for dr in opinions if dr.referent_id == user.pk
         ]
     return {user: found for user, found in tasks.items() if found}

@@ -5,7 +5,7 @@ Each public function checks the actor's right on the object, runs the
 transition declared on the model, saves and appends the audit event in one
 transaction. A refused attempt (no right, wrong state, failed
 re-authentication) changes nothing, is recorded as a `refused` event after
-the rollback, and raises `ActionRefused` with a French message for the user.
+the rollback, and raises `ActionRefused` with a translated message for the user.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from guardian.shortcuts import assign_perm, remove_perm
 
 from legal_basis import flags
@@ -64,9 +65,10 @@ class ActionRefused(Exception):
 
 
 class NotAllowed(ActionRefused):
-    def __init__(
-        self, message: str = "Vous n'avez pas le droit d'effectuer cette action."
-    ) -> None:
+    def __init__(self, message: str | None = None) -> None:
+        # The default is translated when raised, in the language of the request.
+        if message is None:
+            message = gettext("You are not allowed to carry out this action.")
         super().__init__(message, cause="permission_denied", http_status=403)
 
 
@@ -93,8 +95,9 @@ def _recording_refusals(
     except fsm.ConcurrentTransition:
         _record_refusal(actor, action, disclosure_request, "concurrent_change")
         raise ActionRefused(
-            "Quelqu'un d'autre vient de modifier cette demande. "
-            "Rechargez la page et vérifiez son état.",
+            gettext(
+                "Someone else has just changed this request. Reload the page and check its state."
+            ),
             cause="concurrent_change",
         ) from None
 
@@ -140,8 +143,8 @@ def _run(
     name = transition.__name__
     if not fsm.can_proceed(transition):
         raise ActionRefused(
-            "Cette action n'est pas possible dans l'état actuel de la demande "
-            f"({disclosure_request.get_state_display()}).",
+            gettext("This action is not possible in the request's current state (%(state)s).")
+            % {"state": disclosure_request.get_state_display()},
             cause="illegal_transition",
         )
     if not fsm.has_transition_perm(transition, actor):
@@ -240,7 +243,7 @@ def register_request(
         is_oral = data.channel == Channel.ORAL
         if not is_oral and scan is None:
             raise ActionRefused(
-                "Joignez le scan de la lettre : il est obligatoire pour une demande écrite.",
+                gettext("Attach the scan of the letter: it is required for a written request."),
                 cause="scan_missing",
                 http_status=400,
             )
@@ -332,7 +335,7 @@ def assign_referent(
     with _recording_refusals(actor, "assign_referent", disclosure_request):
         if not (referent.is_active and referent.has_role(Role.REFERENT)):
             raise ActionRefused(
-                "La personne choisie n'est pas un référent actif.",
+                gettext("The person chosen is not an active referent."),
                 cause="invalid_referent",
                 http_status=400,
             )
@@ -399,7 +402,8 @@ def submit_opinion(
             )
             if disclosure_request.state != State.AWAITING_OPINION:
                 raise ActionRefused(
-                    "Cette demande n'attend pas d'avis.", cause="illegal_transition"
+                    gettext("This request is not waiting for an opinion."),
+                    cause="illegal_transition",
                 )
             # The opinion's existence is the transition's condition: write it
             # first; _run then checks the right and everything rolls back if
@@ -465,28 +469,35 @@ def _check_opinion(
 ) -> None:
     problems = []
     if not legal_bases:
-        problems.append("choisissez au moins une base légale")
+        problems.append(gettext("choose at least one legal basis"))
     if any(not b.is_current for b in legal_bases):
-        problems.append("une base légale choisie n'est plus la version en vigueur")
+        problems.append(gettext("a chosen legal basis is no longer the version in force"))
     if proposal not in Proposal.values:
-        problems.append("choisissez une proposition")
+        problems.append(gettext("choose a proposal"))
     if not reasoning.strip():
-        problems.append("rédigez la motivation")
+        problems.append(gettext("write the reasoning"))
     if proposal == Proposal.REFUSE and items:
-        problems.append("un refus ne propose aucune information à communiquer")
+        problems.append(gettext("a refusal proposes no information to disclose"))
     if proposal in (Proposal.DISCLOSE, Proposal.DISCLOSE_IN_PART):
         if not items:
-            problems.append("indiquez les informations proposées à la communication")
+            problems.append(gettext("state the information proposed for disclosure"))
         if any(not i.description.strip() or not i.necessity.strip() for i in items):
             problems.append(
-                "chaque information proposée doit dire pourquoi elle est strictement nécessaire"
+                gettext("each piece of information proposed must say why it is strictly necessary")
             )
     if problems:
         raise ActionRefused(
-            "L'avis est incomplet : " + " ; ".join(problems) + ".",
+            gettext("The opinion is incomplete: %(problems)s.")
+            % {"problems": _list_separator().join(problems)},
             cause="invalid_opinion",
             http_status=400,
         )
+
+
+def _list_separator() -> str:
+    # Translators: between the problems listed in one message (French puts a
+    # space before the semicolon).
+    return gettext("; ")
 
 
 @dataclass
@@ -505,24 +516,24 @@ def _check_checklist(
     for basis in legal_bases:
         for position, condition in enumerate(basis.checklist):
             answer = answered.pop((basis.pk, position), None)
+            values = {"condition": condition.get("text", ""), "citation": basis.citation}
             if answer is None or answer.answer not in ChecklistAnswer.Answer.values:
-                problems.append(f"« {condition.get('text', '')} » ({basis.citation})")
+                problems.append(gettext("“%(condition)s” (%(citation)s)") % values)
             elif answer.answer != ChecklistAnswer.Answer.MET and not answer.note.strip():
-                problems.append(
-                    f"une note pour « {condition.get('text', '')} » ({basis.citation})"
-                )
+                problems.append(gettext("a note for “%(condition)s” (%(citation)s)") % values)
     if problems:
         raise ActionRefused(
-            "Répondez à chaque condition des bases légales choisies (remplie, non remplie "
-            "ou sans objet, avec une note si elle n'est pas remplie) : "
-            + " ; ".join(problems)
-            + ".",
+            gettext(
+                "Answer each condition of the chosen legal bases (met, not met or not "
+                "applicable, with a note if it is not met): %(problems)s."
+            )
+            % {"problems": _list_separator().join(problems)},
             cause="checklist_incomplete",
             http_status=400,
         )
     if answered:
         raise ActionRefused(
-            "La liste de contrôle contient des réponses à des conditions qui n'existent pas.",
+            gettext("The checklist contains answers to conditions that do not exist."),
             cause="checklist_invalid",
             http_status=400,
         )
@@ -599,8 +610,10 @@ def _blocking_reasons(
 def _check_override(proposal: str, blocking: list[str], override_reason: str) -> None:
     if proposal != Proposal.REFUSE and blocking and not override_reason.strip():
         raise ActionRefused(
-            "Une communication malgré une alerte bloquante ou une condition non remplie "
-            "exige une dérogation motivée : expliquez par écrit pourquoi vous passez outre.",
+            gettext(
+                "A disclosure despite a blocking alert or an unmet condition requires a reasoned "
+                "override: explain in writing why you override it."
+            ),
             cause="override_missing",
             http_status=400,
         )
@@ -638,7 +651,7 @@ def approve(
     with _recording_refusals(actor, "approve", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
-            raise ActionRefused("Aucun avis à approuver.", cause="illegal_transition")
+            raise ActionRefused(gettext("No opinion to approve."), cause="illegal_transition")
         proposed = [
             ItemData(i.description, i.data_category, i.necessity) for i in opinion.items.all()
         ]
@@ -646,8 +659,10 @@ def approve(
         amended = amended_items is not None and _item_keys(items) != _item_keys(proposed)
         if opinion.proposal != Proposal.REFUSE and not items:
             raise ActionRefused(
-                "Une communication doit garder au moins une information ; "
-                "sinon, refusez la communication.",
+                gettext(
+                    "A disclosure must keep at least one piece of information; otherwise, "
+                    "refuse the disclosure."
+                ),
                 cause="invalid_decision",
                 http_status=400,
             )
@@ -701,10 +716,12 @@ def refuse_disclosure(
     with _recording_refusals(actor, "refuse_disclosure", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
-            raise ActionRefused("Aucun avis à examiner.", cause="illegal_transition")
+            raise ActionRefused(gettext("No opinion to review."), cause="illegal_transition")
         if not remarks.strip():
             raise ActionRefused(
-                "Motivez le refus de communication.", cause="invalid_decision", http_status=400
+                gettext("Give the reasons for refusing the disclosure."),
+                cause="invalid_decision",
+                http_status=400,
             )
         with transaction.atomic():
             review = Review.objects.create(
@@ -736,10 +753,10 @@ def return_for_revision(
     with _recording_refusals(actor, "return_for_revision", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
-            raise ActionRefused("Aucun avis à renvoyer.", cause="illegal_transition")
+            raise ActionRefused(gettext("No opinion to return."), cause="illegal_transition")
         if not remarks.strip():
             raise ActionRefused(
-                "Indiquez vos remarques pour le référent.",
+                gettext("Give your remarks for the referent."),
                 cause="invalid_decision",
                 http_status=400,
             )
@@ -805,48 +822,63 @@ def compose_reply_body(
     legal_bases: Sequence[LegalBasis],
     items: Sequence[ItemData],
 ) -> str:
-    """The reply's text, built only from the decision."""
+    """The reply's text, built only from the decision, in the active language.
+
+    The catalogue's reply paragraphs are quoted as they are written.
+    """
     lines = []
     if kind == ReplyKind.INADMISSIBILITY:
         lines.append(
-            "Nous accusons réception de votre demande. Les membres du personnel et du "
-            "conseil du CPAS sont tenus au secret professionnel (article 458 du Code "
-            "pénal ; articles 36 et 50 de la loi organique des CPAS). Nous ne pouvons "
-            "pas traiter votre demande en l'état, pour les raisons suivantes :"
+            gettext(
+                "We acknowledge receipt of your request. The staff and council members of "
+                "the CPAS are bound by professional secrecy (article 458 of the Criminal "
+                "Code; articles 36 and 50 of the organic law on CPAS). We cannot process "
+                "your request as it stands, for the following reasons:"
+            )
         )
         for reason in disclosure_request.inadmissibility_reasons:
             lines.append(f"- {InadmissibilityReason(reason).label}.")
         lines.append(
-            "Nous vous invitons à nous adresser une demande écrite qui identifie "
-            "précisément la personne concernée et cite la disposition légale qui "
-            "permettrait la communication des informations."
+            gettext(
+                "Please send us a written request that precisely identifies the person "
+                "concerned and cites the legal provision that would allow the information "
+                "to be disclosed."
+            )
         )
     elif kind == ReplyKind.REFUSAL:
         lines.append(
-            "Les membres du personnel et du conseil du CPAS sont tenus au secret "
-            "professionnel (article 458 du Code pénal ; articles 36 et 50 de la loi "
-            "organique des CPAS). Après examen, aucune exception à ce secret ne permet "
-            "de donner suite à votre demande."
+            gettext(
+                "The staff and council members of the CPAS are bound by professional "
+                "secrecy (article 458 of the Criminal Code; articles 36 and 50 of the "
+                "organic law on CPAS). After examination, no exception to this secrecy "
+                "allows your request to be granted."
+            )
         )
         for basis in legal_bases:
             if basis.reply_paragraph_refused:
                 lines.append(basis.reply_paragraph_refused)
-        lines.append("Nous ne pouvons dès lors vous communiquer aucune information.")
+        lines.append(gettext("We are therefore unable to disclose any information to you."))
     else:
         citations = "; ".join(b.citation for b in legal_bases)
         lines.append(
-            "Après examen de votre demande, et sur la base de : "
-            f"{citations}, nous vous communiquons les informations suivantes :"
+            gettext(
+                "After examining your request, and on the basis of: %(citations)s, we "
+                "disclose the following information to you:"
+            )
+            % {"citations": citations}
         )
         for item in items:
             lines.append(f"- {item.description}")
         for basis in legal_bases:
             if basis.reply_paragraph_accepted:
                 lines.append(basis.reply_paragraph_accepted)
+        # letters.rendering looks for "strictly necessary" (translated) in the
+        # body: keep those words in every language's version of this sentence.
         lines.append(
-            "Ces informations sont limitées à ce qui est strictement nécessaire au "
-            "regard de votre demande. Elles restent couvertes par le secret "
-            "professionnel pour tout autre usage."
+            gettext(
+                "This information is limited to what is strictly necessary in view of "
+                "your request. It remains covered by professional secrecy for any other use."
+            )
         )
     return "\n".join(lines)
 
@@ -860,7 +892,7 @@ def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: 
     with _recording_refusals(actor, "sign_reply", disclosure_request):
         if not password or not actor.check_password(password):
             raise ActionRefused(
-                "Mot de passe incorrect : la signature n'a pas été apposée.",
+                gettext("Incorrect password: the signature was not applied."),
                 cause="reauthentication_failed",
                 http_status=403,
             )
@@ -869,13 +901,16 @@ def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: 
             transition = disclosure_request.sign_first if first else disclosure_request.sign_second
             if not fsm.can_proceed(transition):
                 raise ActionRefused(
-                    "Cette réponse n'attend pas de signature.", cause="illegal_transition"
+                    gettext("This reply is not waiting for a signature."),
+                    cause="illegal_transition",
                 )
             if not fsm.has_transition_perm(transition, actor):
                 raise NotAllowed(
-                    "Vous ne pouvez pas signer cette réponse : il faut deux signataires "
-                    "distincts, le Président et le Directeur général (ou leurs "
-                    "faisant fonction), et le référent ne signe jamais."
+                    gettext(
+                        "You cannot sign this reply: it takes two distinct signers, the "
+                        "President and the Director general (or their acting deputies), and "
+                        "the referent never signs."
+                    )
                 )
             reply = disclosure_request.reply
             capacity = reply.open_capacities_for(actor)[0]
@@ -927,13 +962,15 @@ def record_dispatch(
     with _recording_refusals(actor, "record_dispatch", disclosure_request):
         if dispatched_on > timezone.localdate():
             raise ActionRefused(
-                "La date d'expédition ne peut pas être dans le futur.",
+                gettext("The dispatch date cannot be in the future."),
                 cause="invalid_dispatch",
                 http_status=400,
             )
         if channel == "registered_post" and not registered_mail_number.strip():
             raise ActionRefused(
-                "Indiquez le numéro du recommandé.", cause="invalid_dispatch", http_status=400
+                gettext("Give the registered mail number."),
+                cause="invalid_dispatch",
+                http_status=400,
             )
         with transaction.atomic():
             _run(
@@ -1106,4 +1143,18 @@ def record_audit_verification(
             action="verify_audit",
             object_type="audit_trail",
             details={"ok": ok, "events": events, "first_broken_seq": first_broken_seq},
+        )
+
+
+def record_content_search(actor: User, *, results: int) -> None:
+    """A register search on persons, legal bases or cited text: who looked for whom
+    matters in a breach inquiry. The criteria themselves are personal data and are
+    not recorded; the count of matches is.
+    """
+    with transaction.atomic():
+        audit.append(
+            actor_id=actor.pk,
+            action="search_content",
+            object_type="register",
+            details={"results": results},
         )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("demandes/", views.register, name="register"),
     path("demandes/nouvelle/", views.create, name="create"),
     path("demandes/<int:pk>/", views.detail, name="detail"),
+    path("demandes/<int:pk>/resume/", views.summary, name="summary"),
     path("demandes/<int:pk>/lettre/", views.scan, name="scan"),
     path("demandes/<int:pk>/reponse.pdf", views.reply_pdf, name="reply_pdf"),
     path("demandes/<int:pk>/attribuer/", views.assign, name="assign"),

@@ -7,6 +7,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 _NON_DIGITS = re.compile(r"[\s.\-/]")
@@ -23,12 +24,12 @@ def normalise_national_number(value: str) -> str:
         return ""
     if not (len(digits) == 11 and digits.isascii() and digits.isdigit()):
         raise ValidationError(
-            "Le numéro de registre national doit compter 11 chiffres.", code="niss_format"
+            _("The national register number must have 11 digits."), code="niss_format"
         )
     base, check = int(digits[:9]), int(digits[9:])
     if check not in (97 - base % 97, 97 - int("2" + digits[:9]) % 97):
         raise ValidationError(
-            "Le numéro de registre national est invalide (chiffres de contrôle).",
+            _("The national register number is invalid (check digits)."),
             code="niss_checksum",
         )
     return digits
@@ -40,14 +41,15 @@ _IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff"}
 def detect_scan_type(upload: UploadedFile[bytes]) -> str:
     """Recognise a PDF, PNG, JPEG or TIFF by its content, never by its name.
 
-    Returns the content type, or raises ValidationError with a French message.
+    Returns the content type, or raises ValidationError with a message for the user.
     """
     limit = settings.SCAN_MAX_BYTES
     if upload.size is None or upload.size == 0:
-        raise ValidationError("Le fichier est vide.", code="scan_empty")
+        raise ValidationError(_("The file is empty."), code="scan_empty")
     if upload.size > limit:
         raise ValidationError(
-            f"Le fichier dépasse la taille maximale de {limit // (1024 * 1024)} Mo.",
+            _("The file exceeds the maximum size of %(megabytes)d MB.")
+            % {"megabytes": limit // (1024 * 1024)},
             code="scan_too_large",
         )
     upload.seek(0)
@@ -58,7 +60,7 @@ def detect_scan_type(upload: UploadedFile[bytes]) -> str:
             tail = upload.read()
             if b"%%EOF" not in tail:
                 raise ValidationError(
-                    "Le fichier PDF est incomplet ou endommagé.", code="scan_invalid"
+                    _("The PDF file is incomplete or damaged."), code="scan_invalid"
                 )
             return "application/pdf"
         upload.seek(0)
@@ -76,8 +78,10 @@ def detect_scan_type(upload: UploadedFile[bytes]) -> str:
             kind = None
         if kind not in _IMAGE_TYPES:
             raise ValidationError(
-                "Ce fichier n'est ni un PDF, ni une image PNG, JPEG ou TIFF, "
-                "quel que soit son nom. Numérisez la lettre dans l'un de ces formats.",
+                _(
+                    "This file is neither a PDF nor a PNG, JPEG or TIFF image, whatever its "
+                    "name. Scan the letter in one of these formats."
+                ),
                 code="scan_type",
             )
         return _IMAGE_TYPES[kind]

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from legal_basis.models import LegalBasis, RequesterKind
+from legal_basis.models import LegalBasis
 from letters import services as letters
 from letters.models import ReplyDocument
 
@@ -28,6 +31,7 @@ from .forms import (
     ItemFormSet,
     OpinionForm,
     PersonFormSet,
+    RegisterSearchForm,
     ReviewForm,
     SignForm,
     intake_data,
@@ -37,6 +41,7 @@ from .models import (
     DisclosureRequest,
     Opinion,
     Reply,
+    Review,
     Role,
     State,
     User,
@@ -46,10 +51,12 @@ from .permissions import (
     get_request_for_user,
     is_staff_member,
     sees_everything,
+    sees_register,
     visible_requests,
 )
 
 PAGE_SIZE = 50
+NOT_YOUR_STEP = gettext_lazy("This step is not (or no longer) yours for this request.")
 
 
 def _user(request: HttpRequest) -> User:
@@ -83,7 +90,7 @@ class StepNotAvailable(services.NotAllowed):
     """The request is visible to the user, but this step is not theirs now."""
 
     def __init__(self, disclosure_request: DisclosureRequest) -> None:
-        super().__init__("Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
+        super().__init__(str(NOT_YOUR_STEP))
         self.disclosure_request = disclosure_request
 
 
@@ -133,6 +140,37 @@ def _load_content(request: HttpRequest, pk: int, what: str) -> DisclosureRequest
     return load_content_for(_user(request), pk, what)
 
 
+SUBMISSIONS_KEPT = 50
+
+
+def _replayed(request: HttpRequest) -> HttpResponse | None:
+    """A form posted again after it succeeded (double click, reload, back button).
+
+    The first submission did the work; a replay is answered with where it led,
+    without running the step again. Each form carries a one-time token
+    (`{% submission_token %}`); the session keeps the recent ones that succeeded.
+    """
+    if request.method != "POST":
+        return None
+    token = request.POST.get("submission_token", "")
+    done = request.session.get("submissions", {}).get(token)
+    if not token or done is None:
+        return None
+    messages.info(request, _("This action was already recorded; it was not repeated."))
+    return redirect(done)
+
+
+def _done(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    """Redirect to the request after a successful step, remembering the form's token."""
+    url = disclosure_request.get_absolute_url()
+    token = request.POST.get("submission_token", "")
+    if token:
+        submissions: dict[str, str] = request.session.get("submissions", {})
+        submissions[token[:64]] = url
+        request.session["submissions"] = dict(list(submissions.items())[-SUBMISSIONS_KEPT:])
+    return redirect(url)
+
+
 def _refused(request: HttpRequest, refusal: services.ActionRefused) -> None:
     messages.error(request, refusal.message)
 
@@ -149,66 +187,91 @@ def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[
     return actions
 
 
+def searches_content(user: User) -> bool:
+    """May search by what only content roles see (persons, legal bases, cited text)?
+
+    Only when the user may see the content of every request they can list:
+    otherwise a match would reveal who a request they cannot open is about.
+    """
+    if sees_everything(user):
+        return True
+    return user.has_role(Role.REFERENT) and not sees_register(user)
+
+
+def _overrides() -> Q:
+    return Exists(
+        Opinion.objects.filter(request=OuterRef("pk")).exclude(override_reason="")
+    ) | Exists(Review.objects.filter(request=OuterRef("pk")).exclude(override_reason=""))
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not is_staff_member(user):
         return render(request, "requests_app/no_role.html", status=403)
     visible = visible_requests(user).select_related("referent")
-    today = timezone.localdate()
+    by_due = ("due_on", "received_on", "number")
+    overdue = visible.filter(
+        state__in=[s.value for s in OPEN_STATES], due_on__lt=timezone.localdate()
+    ).order_by(*by_due)
+    to_sign = visible.filter(
+        state__in=[State.AWAITING_SIGNATURES, State.PARTIALLY_SIGNED]
+    ).order_by(*by_due)
     sections: list[tuple[str, str, QuerySet[DisclosureRequest]]] = []
     if user.has_role(Role.SECRETARIAT):
         sections.append(
-            ("À expédier", "Réponses signées à envoyer", visible.filter(state=State.SIGNED))
+            (
+                _("To dispatch"),
+                _("Signed replies to send"),
+                visible.filter(state=State.SIGNED).order_by(*by_due),
+            )
         )
         sections.append(
             (
-                "À clôturer",
-                "Réponses expédiées",
-                visible.filter(state=State.DISPATCHED),
+                _("To close"),
+                _("Dispatched replies"),
+                visible.filter(state=State.DISPATCHED).order_by(*by_due),
             )
         )
     if user.has_role(Role.PRESIDENT):
         sections.append(
             (
-                "À attribuer",
-                "Demandes en attente d'un référent",
-                visible.filter(state=State.AWAITING_ASSIGNMENT),
+                _("To assign"),
+                _("Requests waiting for a referent"),
+                visible.filter(state=State.AWAITING_ASSIGNMENT).order_by(*by_due),
             )
         )
     if user.has_role(Role.DIRECTOR_GENERAL):
         sections.append(
             (
-                "Contrôle de légalité",
-                "Avis en attente de votre contrôle",
-                visible.filter(state=State.AWAITING_REVIEW),
+                _("Legality review"),
+                _("Opinions waiting for your review"),
+                visible.filter(state=State.AWAITING_REVIEW).order_by(*by_due),
             )
         )
     if user.has_role(Role.PRESIDENT) or user.has_role(Role.DIRECTOR_GENERAL):
+        sections.append((_("To sign"), _("Replies waiting for signature"), to_sign))
+        sections.append((_("Overdue"), _("Open requests past their due date"), overdue))
+    if user.has_role(Role.DIRECTOR_GENERAL):
         sections.append(
             (
-                "À signer",
-                "Réponses en attente de signature",
-                visible.filter(state__in=[State.AWAITING_SIGNATURES, State.PARTIALLY_SIGNED]),
-            )
-        )
-        sections.append(
-            (
-                "En retard",
-                "Demandes ouvertes dont le délai est dépassé",
-                visible.filter(
-                    state__in=[s.value for s in OPEN_STATES],
-                    due_on__lt=today,
+                _("With an override"),
+                _(
+                    "Open requests whose opinion or review overrides a blocking alert "
+                    "or an unmet condition"
+                ),
+                visible.filter(_overrides(), state__in=[s.value for s in OPEN_STATES]).order_by(
+                    *by_due
                 ),
             )
         )
     if user.has_role(Role.REFERENT):
         sections.append(
             (
-                "Mes demandes",
-                "Demandes qui vous sont attribuées",
-                visible.filter(referent=user, state=State.AWAITING_OPINION).order_by(
-                    "due_on", "received_on"
+                _("My requests"),
+                _("Open requests assigned to you, the earliest deadline first"),
+                visible.filter(referent=user, state__in=[s.value for s in OPEN_STATES]).order_by(
+                    *by_due
                 ),
             )
         )
@@ -216,8 +279,32 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "requests_app/home.html",
-        {"sections": rendered, "is_auditor": user.has_role(Role.AUDITOR)},
+        {
+            "sections": rendered,
+            "is_auditor": user.has_role(Role.AUDITOR),
+            "is_secretariat": user.has_role(Role.SECRETARIAT),
+            "page_size": PAGE_SIZE,
+        },
     )
+
+
+# Sort keys offered on the register: public name -> ORDER BY, ties broken by reference.
+REGISTER_SORTS = {
+    "reference": ("year", "number"),
+    "received_on": ("received_on", "year", "number"),
+    "due_on": ("due_on", "year", "number"),
+    "state": ("state", "year", "number"),
+    "requester": ("requester_name", "year", "number"),
+}
+DEFAULT_SORT = "-reference"
+
+
+def _sort_order(sort: str) -> tuple[str, list[str]]:
+    key = sort.removeprefix("-")
+    if key not in REGISTER_SORTS:
+        sort, key = DEFAULT_SORT, DEFAULT_SORT.removeprefix("-")
+    descending = sort.startswith("-")
+    return sort, [f"-{f}" if descending else f for f in REGISTER_SORTS[key]]
 
 
 @login_required
@@ -225,31 +312,26 @@ def register(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not is_staff_member(user) or user.roles_on() == {Role.AUDITOR}:
         raise Http404
+    content_search = searches_content(user)
+    form = RegisterSearchForm(request.GET or None, content_search=content_search)
     queryset = visible_requests(user).select_related("referent")
-    state = request.GET.get("state", "")
-    kind = request.GET.get("requester_kind", "")
-    overdue = request.GET.get("overdue") == "1"
-    if state in State.values:
-        queryset = queryset.filter(state=state)
-    if kind in RequesterKind.values:
-        queryset = queryset.filter(requester_kind=kind)
-    if overdue:
-        queryset = queryset.filter(
-            state__in=[s.value for s in OPEN_STATES],
-            due_on__lt=timezone.localdate(),
-        )
-    page = Paginator(queryset.order_by("-year", "-number"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    if form.is_valid():
+        queryset = form.filter(queryset)
+        if form.uses_content_criteria():
+            services.record_content_search(user, results=queryset.count())
+    sort, order = _sort_order(request.GET.get("sort", DEFAULT_SORT))
+    page = Paginator(queryset.order_by(*order), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "requests_app/register.html",
         {
             "page": page,
-            "states": State.choices,
-            "kinds": RequesterKind.choices,
-            "selected": {"state": state, "requester_kind": kind, "overdue": overdue},
+            "form": form,
+            "sort": sort,
+            "sortable": True,
+            "content_search": content_search,
         },
+        status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
 
@@ -266,19 +348,39 @@ def create(request: HttpRequest) -> HttpResponse:
             follows = get_request_for_user(user, int(follows_pk))
         except (ValueError, Http404):
             raise Http404 from None
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     form = IntakeForm(request.POST or None, request.FILES or None)
     persons = PersonFormSet(request.POST or None, prefix="persons")
-    preview: list[Any] | None = None
-    if request.method == "POST" and form.is_valid() and persons.is_valid():
+    context: dict[str, Any] = {
+        "form": form,
+        "persons": persons,
+        "follows": follows,
+        "max_scan_bytes": settings.SCAN_MAX_BYTES,
+    }
+    checking = request.method == "POST" and "preview" in request.POST
+    valid = request.method == "POST" and form.is_valid() and persons.is_valid()
+    if checking:
+        # Show what intake will conclude, without saving anything. The page's
+        # script asks for the panel alone, so the chosen scan stays in place.
+        if valid:
+            data = intake_data(form, [p.to_data() for p in persons if p.has_changed()])
+            context["flags"] = services.intake_flags_for_data(data)
+            scan_file = form.cleaned_data.get("scan")
+            if scan_file is not None:
+                context["scan_type"] = SCAN_EXTENSIONS[form.cleaned_data["scan_content_type"]]
+                context["scan_size"] = scan_file.size
+            context["checked"] = True
+        partial = request.headers.get("X-Huisclos-Check") == "1"
+        context["partial"] = partial
+        return render(
+            request,
+            "requests_app/_intake_check.html" if partial else "requests_app/create.html",
+            context,
+            status=200 if valid else 400,
+        )
+    if valid:
         data = intake_data(form, [p.to_data() for p in persons if p.has_changed()])
-        if "preview" in request.POST:
-            # Show what intake will conclude, without saving anything.
-            preview = services.intake_flags_for_data(data)
-            return render(
-                request,
-                "requests_app/create.html",
-                {"form": form, "persons": persons, "follows": follows, "flags": preview},
-            )
         try:
             disclosure_request = services.register_request(
                 data,
@@ -291,29 +393,30 @@ def create(request: HttpRequest) -> HttpResponse:
             _refused(request, refusal)
         else:
             messages.success(request, _intake_message(disclosure_request))
-            return redirect(disclosure_request)
+            return _done(request, disclosure_request)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "requests_app/create.html",
-        {"form": form, "persons": persons, "follows": follows},
-        status=status,
-    )
+    return render(request, "requests_app/create.html", context, status=status)
 
 
 def _intake_message(disclosure_request: DisclosureRequest) -> str:
-    ref = disclosure_request.reference
+    ref = {"reference": disclosure_request.reference}
     if disclosure_request.state == State.CLOSED_ORAL:
         return (
-            f"Demande orale {ref} enregistrée et clôturée : aucune information n'est "
-            "jamais donnée oralement. Invitez le demandeur à écrire au Président."
+            _(
+                "Oral request %(reference)s recorded and closed: no information is ever "
+                "given orally. Invite the requester to write to the President."
+            )
+            % ref
         )
     if disclosure_request.state == State.AWAITING_SIGNATURES:
         return (
-            f"Demande {ref} enregistrée et déclarée irrecevable en l'état. La réponse "
-            "d'irrecevabilité attend les signatures du Président et du DG."
+            _(
+                "Request %(reference)s recorded and declared inadmissible as it stands. "
+                "The inadmissibility reply awaits the signatures of the President and the DG."
+            )
+            % ref
         )
-    return f"Demande {ref} enregistrée. Elle attend l'attribution d'un référent."
+    return _("Request %(reference)s recorded. It is waiting for a referent.") % ref
 
 
 def _detail_queryset() -> QuerySet[DisclosureRequest]:
@@ -376,6 +479,26 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@login_required
+def summary(request: HttpRequest, pk: int) -> HttpResponse:
+    """A printable summary of the whole file, for the roles that see its content."""
+    user = _user(request)
+    _load_content(request, pk, "summary")
+    disclosure_request = _detail_queryset().get(pk=pk)
+    services.record_access(disclosure_request, actor=user, what="summary")
+    return render(
+        request,
+        "requests_app/summary.html",
+        {
+            "dr": disclosure_request,
+            "opinions": list(disclosure_request.opinions.all()),
+            "reviews": list(disclosure_request.reviews.all()),
+            "reply": getattr(disclosure_request, "reply", None),
+            "printed_at": timezone.localtime(),
+        },
+    )
+
+
 SCAN_EXTENSIONS = {
     "application/pdf": "pdf",
     "image/png": "png",
@@ -393,7 +516,9 @@ def scan_response(user: User, disclosure_request: DisclosureRequest) -> FileResp
     return FileResponse(
         disclosure_request.scan.open("rb"),
         as_attachment=True,
-        filename=f"{disclosure_request.reference}-lettre.{extension}",
+        # Translators: the name of the downloaded file.
+        filename=_("%(reference)s-letter.%(extension)s")
+        % {"reference": disclosure_request.reference, "extension": extension},
         content_type=disclosure_request.scan_content_type or "application/octet-stream",
     )
 
@@ -404,7 +529,7 @@ def scan(request: HttpRequest, pk: int) -> FileResponse:
 
 
 def _forbidden(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
-    messages.error(request, "Cette étape n'est pas (ou plus) la vôtre pour cette demande.")
+    messages.error(request, NOT_YOUR_STEP)
     return render(request, "requests_app/forbidden.html", {"dr": disclosure_request}, status=403)
 
 
@@ -429,7 +554,8 @@ def reply_pdf_response(user: User, disclosure_request: DisclosureRequest) -> Fil
     return FileResponse(
         document.file.open("rb"),
         as_attachment=True,
-        filename=f"{disclosure_request.reference}-reponse.pdf",
+        # Translators: the name of the downloaded file.
+        filename=_("%(reference)s-reply.pdf") % {"reference": disclosure_request.reference},
         content_type="application/pdf",
     )
 
@@ -443,6 +569,8 @@ def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
 @require_http_methods(["GET", "POST"])
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     try:
         disclosure_request = _step(request, pk, "assign_referent", {"assign_referent"})
     except StepNotAvailable as refusal:
@@ -458,9 +586,10 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Référent attribué à la demande {disclosure_request.reference}.",
+                _("Referent assigned to request %(reference)s.")
+                % {"reference": disclosure_request.reference},
             )
-            return redirect(disclosure_request)
+            return _done(request, disclosure_request)
     return render(
         request,
         "requests_app/assign.html",
@@ -503,6 +632,8 @@ def _items_initial(request: HttpRequest) -> list[dict[str, str]]:
 @require_http_methods(["GET", "POST"])
 def opinion(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     try:
         disclosure_request = _step(request, pk, "submit_opinion", {"submit_opinion"})
     except StepNotAvailable as refusal:
@@ -540,9 +671,10 @@ def opinion(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"Avis enregistré pour la demande {disclosure_request.reference}.",
+                    _("Opinion recorded for request %(reference)s.")
+                    % {"reference": disclosure_request.reference},
                 )
-                return redirect(disclosure_request)
+                return _done(request, disclosure_request)
     current = _detail_queryset().get(pk=pk)
     item_data = [
         services.ItemData(i["description"], i["data_category"]) for i in _items_initial(request)
@@ -579,6 +711,8 @@ REVIEW_ACTIONS = {"approve", "refuse_disclosure", "return_for_revision"}
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     try:
         disclosure_request = _step(request, pk, "review", REVIEW_ACTIONS)
     except StepNotAvailable as refusal:
@@ -601,7 +735,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
                 services.approve(
                     disclosure_request, actor=user, remarks=remarks, override_reason=override
                 )
-                done = "Proposition approuvée. La réponse attend les deux signatures."
+                done = _("Proposal approved. The reply awaits both signatures.")
             elif decision == "amend":
                 kept = [
                     services.ItemData(
@@ -617,18 +751,22 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
                     remarks=remarks,
                     override_reason=override,
                 )
-                done = "Proposition modifiée et approuvée. La réponse attend les signatures."
+                done = _("Proposal amended and approved. The reply awaits the signatures.")
             elif decision == "refuse":
                 services.refuse_disclosure(disclosure_request, actor=user, remarks=remarks)
-                done = "Communication refusée. La lettre de refus attend les signatures."
+                done = _("Disclosure refused. The refusal letter awaits the signatures.")
             else:
                 services.return_for_revision(disclosure_request, actor=user, remarks=remarks)
-                done = "Avis renvoyé au référent avec vos remarques."
+                done = _("Opinion sent back to the referent with your remarks.")
         except services.ActionRefused as refusal:
             _refused(request, refusal)
         else:
-            messages.success(request, f"{disclosure_request.reference} : {done}")
-            return redirect(disclosure_request)
+            messages.success(
+                request,
+                _("%(reference)s: %(outcome)s")
+                % {"reference": disclosure_request.reference, "outcome": done},
+            )
+            return _done(request, disclosure_request)
     return render(
         request,
         "requests_app/review.html",
@@ -655,6 +793,8 @@ SIGN_ACTIONS = {"sign_first", "sign_second"}
 @require_http_methods(["GET", "POST"])
 def sign(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     try:
         disclosure_request = _step(request, pk, "sign_reply", SIGN_ACTIONS)
     except StepNotAvailable as refusal:
@@ -670,11 +810,17 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Réponse {disclosure_request.reference} signée "
-                f"({signature.get_capacity_display()}"
-                f"{' f.f.' if signature.is_acting else ''}).",
+                (
+                    _("Reply %(reference)s signed (%(capacity)s, acting).")
+                    if signature.is_acting
+                    else _("Reply %(reference)s signed (%(capacity)s).")
+                )
+                % {
+                    "reference": disclosure_request.reference,
+                    "capacity": signature.get_capacity_display(),
+                },
             )
-            return redirect(disclosure_request)
+            return _done(request, disclosure_request)
     current = _detail_queryset().get(pk=pk)
     return render(
         request,
@@ -688,6 +834,8 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     try:
         disclosure_request = _step(
             request, pk, "record_dispatch", {"record_dispatch"}, content=False
@@ -708,9 +856,11 @@ def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
             _refused(request, refusal)
         else:
             messages.success(
-                request, f"Expédition de la réponse {disclosure_request.reference} enregistrée."
+                request,
+                _("Dispatch of reply %(reference)s recorded.")
+                % {"reference": disclosure_request.reference},
             )
-            return redirect(disclosure_request)
+            return _done(request, disclosure_request)
     return render(
         request,
         "requests_app/dispatch.html",
@@ -727,20 +877,24 @@ def _one_click_step(
     done: str,
 ) -> HttpResponse:
     """A step without a form: a POST button on the request page."""
+    if (replayed := _replayed(request)) is not None:
+        return replayed
     disclosure_request = _load(request, pk, action)
     try:
         service(disclosure_request, actor=_user(request))
     except services.ActionRefused as refusal:
         _refused(request, refusal)
         return _forbidden(request, disclosure_request)
-    messages.success(request, done.format(reference=disclosure_request.reference))
-    return redirect(disclosure_request)
+    messages.success(request, done % {"reference": disclosure_request.reference})
+    return _done(request, disclosure_request)
 
 
 @login_required
 @require_POST
 def close(request: HttpRequest, pk: int) -> HttpResponse:
-    return _one_click_step(request, pk, "close", services.close, "Demande {reference} clôturée.")
+    return _one_click_step(
+        request, pk, "close", services.close, _("Request %(reference)s closed.")
+    )
 
 
 @login_required
@@ -751,5 +905,5 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "withdraw",
         services.withdraw,
-        "Retrait de la demande {reference} enregistré.",
+        _("Withdrawal of request %(reference)s recorded."),
     )

@@ -8,6 +8,7 @@ setting the state directly.
 from __future__ import annotations
 
 import importlib
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -43,6 +44,16 @@ PDF_BYTES = (
     b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
+
+
+def inline_scripts(html: str) -> list[str]:
+    """Script elements that carry code, or load it from outside the app's static files."""
+    return [
+        attributes + body
+        for attributes, body in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S)
+        if body.strip() or 'src="/static/' not in attributes
+    ]
+
 
 _original_sql_flush = DatabaseOperations.sql_flush
 

@@ -170,6 +170,12 @@ def test_every_page_has_a_strict_csp_and_no_inline_code(client, personas, flow: 
                 post={"channel": "post", "persons-TOTAL_FORMS": "0"},
             ),
             Visit("dispatch", url("requests_app:dispatch", signed.pk)),
+            Visit(
+                "create check with errors",
+                url("requests_app:create"),
+                status=400,
+                post={"channel": "post", "preview": "1", "persons-TOTAL_FORMS": "0"},
+            ),
             Visit("forbidden step", url("requests_app:assign", to_assign.pk), status=404),
             *detail_pages,
             *catalogue,
@@ -182,6 +188,13 @@ def test_every_page_has_a_strict_csp_and_no_inline_code(client, personas, flow: 
             Visit("sign", url("requests_app:sign", to_sign.pk)),
             Visit("sign inadmissibility", url("requests_app:sign", inadmissible.pk)),
             Visit("forbidden step", url("requests_app:sign", assigned.pk), status=403),
+            Visit("summary", url("requests_app:summary", signed.pk)),
+            Visit(
+                "register searched and sorted",
+                url("requests_app:register")
+                + "?q=SP&person=CANARYNOM&legal_basis=ji-search-seizure&sort=-due_on",
+            ),
+            Visit("register with errors", url("requests_app:register") + "?due_from=x", 400),
             *detail_pages,
             *catalogue,
             schema,

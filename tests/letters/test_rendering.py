@@ -118,7 +118,7 @@ def test_inadmissibility_letter_says_what_is_missing(flow):
     pdf = render_letter(dr.reply)
     text = _text(pdf)
     _assert_common(dr, text)
-    assert InadmissibilityReason.NO_LEGAL_PROVISION.label in text
+    assert str(InadmissibilityReason.NO_LEGAL_PROVISION.label) in text
     assert "Nous vous invitons à nous adresser une demande écrite" in text
     _assert_metadata_is_reference_only(pdf, dr.reference)
 

@@ -43,6 +43,7 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:register": (None, ["GET"], REGISTER),
     "requests_app:create": (None, ["GET"], {"secretariat"}),
     "requests_app:detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
+    "requests_app:summary": ("awaiting_review", ["GET"], CONTENT),
     "requests_app:scan": ("awaiting_review", ["GET"], CONTENT),
     "requests_app:reply_pdf": ("signed", ["GET"], CONTENT | {"secretariat"}),
     "requests_app:assign": ("awaiting_assignment", ["GET", "POST"], {"president", "dg"}),

@@ -39,6 +39,7 @@ CANARIES = [
 ACTING_ROLE = {
     "requests_app:detail": ("president", None),
     "requests_app:scan": ("referent", None),
+    "requests_app:summary": ("dg", None),
     "requests_app:reply_pdf": ("secretariat", None),
     "requests_app:assign": ("president", {"referent": "__referent__"}),
     "requests_app:opinion": (

@@ -77,7 +77,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo ready on http://127.0.0.1:8000"))
         self.stdout.write(f"Every demo login has the password: {DEMO_PASSWORD}")
         for username, first, last, roles in PERSONAS:
-            label = ", ".join(Role(r).label for r in roles)
+            label = ", ".join(str(Role(r).label) for r in roles)
             if username == "acting_dg":
                 label += " ; Directeur général f.f. (désignation en cours)"
             self.stdout.write(f"  {username:<12} {first} {last}: {label}")

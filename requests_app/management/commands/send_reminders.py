@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.core.management.base import BaseCommand
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 
 from requests_app.reminders import tasks_by_user
 
@@ -26,20 +27,29 @@ class Command(BaseCommand):
                 continue
             late = sum(1 for t in tasks if t.is_late)
             body_lines = [
-                "Bonjour,",
+                gettext("Hello,"),
                 "",
-                "Les demandes suivantes attendent une action de votre part :",
+                gettext("The following requests are waiting for action from you:"),
                 "",
             ]
             for task in tasks:
-                due = f", échéance {task.due_on}" if task.due_on else ""
-                flag = " – EN RETARD" if task.is_late else ""
-                body_lines.append(f"- {task.reference} : {task.what}{due}{flag}")
+                values = {"reference": task.reference, "task": task.what, "due_on": task.due_on}
+                if task.due_on:
+                    line = gettext("- %(reference)s: %(task)s, due %(due_on)s") % values
+                else:
+                    line = gettext("- %(reference)s: %(task)s") % values
+                if task.is_late:
+                    line += gettext(" – OVERDUE")
+                body_lines.append(line)
                 body_lines.append(f"  {base_url}{reverse('requests_app:detail', args=[task.pk])}")
             body_lines += ["", "Huis clos"]
-            subject = f"Huis clos : {len(tasks)} demande(s) en attente"
+            subject = ngettext(
+                "Huis clos: %(count)d request waiting",
+                "Huis clos: %(count)d requests waiting",
+                len(tasks),
+            ) % {"count": len(tasks)}
             if late:
-                subject += f", dont {late} en retard"
+                subject += gettext(", %(late)d of them overdue") % {"late": late}
             send_mail(subject, "\n".join(body_lines), None, [user.email])
             sent += 1
         self.stdout.write(f"{sent} reminder(s) sent")
