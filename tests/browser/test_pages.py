@@ -84,9 +84,9 @@ def letters(flow: Flow) -> dict[str, str]:
 
 
 HOME_SECTIONS = {
-    "secretariat": ["À expédier", "À clôturer"],
+    "secretariat": ["Courrier entrant", "À expédier", "À clôturer"],
     "president": ["À attribuer", "À signer", "En retard"],
-    "dg": ["Contrôle de légalité", "À signer", "En retard"],
+    "dg": ["Contrôle de légalité", "À signer", "En retard", "Avec dérogation"],
     "referent": ["Mes demandes"],
     "auditor": [],
 }
