@@ -62,6 +62,7 @@ from .audit_chain import (
     format_timestamp,
     iter_pg_rows,
     stitch,
+    verify_pg_chunks,
     verify_pg_range,
     verify_tuples,
 )
@@ -544,8 +545,11 @@ def _walk(checkpoints: dict[int, str], head_seq: int, workers: int | None) -> tu
         workers = min(2, os.cpu_count() or 1)
         if head_seq < PARALLEL_THRESHOLD:
             workers = 1
-    if workers <= 1 or not _is_postgres() or head_seq < workers * 2:
+    if not _is_postgres():
         return verify_tuples(iter_rows(), checkpoints=checkpoints), 1
+    if workers <= 1 or head_seq < workers * 2:
+        connection.ensure_connection()
+        return verify_pg_chunks(connection.connection, _table(), checkpoints=checkpoints), 1
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_export_snapshot()")
         (snapshot,) = cursor.fetchone() or ("",)

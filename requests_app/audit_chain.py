@@ -25,9 +25,11 @@ Verification walks rows ordered by `seq`. A row is a tuple
 where `occurred_at` is already formatted as above and `details_json` is any
 JSON text of the details (the database's own rendering of the jsonb value
 will do: it is parsed and re-serialised canonically). `verify_tuples` is
-the single implementation of the checks; every entry point (the
+the reference implementation of the checks; every entry point (the
 management command, the auditor's "verify now" button, the tests on
-in-memory rows) goes through it.
+in-memory rows) goes through it, except that on PostgreSQL
+`verify_pg_chunks` first tries a faster walk over whole chunks of rows
+and hands any chunk it cannot accept outright to `verify_tuples`.
 """
 
 from __future__ import annotations
@@ -461,10 +463,336 @@ def verify_pg_range(
         conn.read_only = True
         # Must be the transaction's first statement.
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        start = 1 if after is None else after + 1
-        return verify_tuples(
-            iter_pg_rows(conn, table, after, upto),
+        return verify_pg_chunks(
+            conn,
+            table,
+            after=after,
+            upto=upto,
             checkpoints=checkpoints,
-            start_seq=start,
             start_prev_hash=GENESIS_HASH if after is None else None,
         )
+
+
+# ---------------------------------------------------------------------------
+# The fast walk on PostgreSQL: whole chunks of rows, checks in C where possible
+#
+# Row by row, turning database values into Python objects and back into
+# text costs several times the hashing itself. Here each query returns one
+# chunk of up to CHUNK_ROWS events as one byte string: the eleven columns
+# of each event as text, in canonical key order then `hash`, all separated
+# by 0x1f. Python splits it once, builds each canonical text with one
+# %-format of memoised pieces, hashes it, and checks the seqs, the links
+# and the hashes of the whole chunk with three list comparisons. A chunk
+# that does not pass every check as it is goes to `verify_tuples`, which
+# names the first broken seq: the fast walk only ever accepts a chunk, it
+# never reports a problem itself.
+#
+# Why an accepted chunk is right, event by event:
+# - no column is NULL (`complete`) and no field holds 0x1f (there are
+#   exactly 11 fields per event), so the fields line up with the events;
+# - the seqs are exactly the expected ones, in order;
+# - each stored hash equals the digest computed for its event;
+# - each prev_hash equals the previous event's (verified) hash, or genesis,
+#   so the raw prev_hash in the text needed no JSON escaping; where the
+#   walk has no previous hash (a worker's first event), `stitch` compares
+#   it with the previous range's last hash;
+# - the text hashed is the one `verify_tuples` builds: the same to_char
+#   timestamp, seq and actor_id as decimal or null, the same escaping of
+#   the five text columns and the same canonical rendering of details.
+#
+# Measured alternatives (bench/README.md): building the JSON text in SQL
+# (to_json of each text column, or row_to_json) costs PostgreSQL more than
+# the memoised escaping costs Python; separate aggregates of hashes, seqs
+# and prev_hashes, and concat() of the tail, cost more than three slices.
+
+CHUNK_ROWS = 5000
+_FIELDS = 11  # per event: the ten canonical fields, then the stored hash
+
+# Functions are schema-qualified so that nothing on the search_path can
+# stand in for them. The 0x1f separator cannot come out of to_char, a
+# number or jsonb's text (which escapes control characters); a text column
+# holding one is caught by the count of fields, and so is a NULL, which
+# concat_ws leaves out (and `complete` reports besides).
+PG_CHUNK_SQL = (
+    "SELECT pg_catalog.count(*), pg_catalog.bool_and(complete), "
+    "pg_catalog.textsend(pg_catalog.string_agg(fields, E'\\x1f')) "
+    "FROM (SELECT pg_catalog.concat_ws(E'\\x1f', action, "
+    "COALESCE(actor_id::text, 'null'), details::text, from_state, object_id, object_type, "
+    "pg_catalog.to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "prev_hash, seq, to_state, hash) AS fields, "
+    "(seq, occurred_at, action, object_type, object_id, from_state, to_state, details, "
+    "prev_hash, hash) IS NOT NULL AS complete "
+    "FROM {table} WHERE {range} ORDER BY seq) AS chunk"
+)
+# The first chunk of a walk from the start has no lower bound: a row with
+# any seq at all (negative, the lowest bigint) must be seen.
+_FIRST_RANGE = "seq <= %s"
+_RANGE = "seq > %s AND seq <= %s"
+_CHUNK_FORMAT = (
+    b'{"action":%s,"actor_id":%s,"details":%s,"from_state":%s,"object_id":%s,'
+    b'"object_type":%s,"occurred_at":"%s","prev_hash":"%s","seq":%s,"to_state":%s}'
+)
+# The same, for text columns that need no JSON escaping (json.dumps escapes
+# only '"', backslash and characters below U+0020).
+_PLAIN_FORMAT = (
+    b'{"action":"%s","actor_id":%s,"details":%s,"from_state":"%s","object_id":"%s",'
+    b'"object_type":"%s","occurred_at":"%s","prev_hash":"%s","seq":%s,"to_state":"%s"}'
+)
+_NEEDS_ESCAPE = b'"\\' + bytes(range(0x20))
+Chunk = tuple[int | None, int, int, bool | None, bytes]
+
+
+class _JsonBytes(dict[bytes, bytes]):
+    """UTF-8 text -> its JSON string encoding (memoised)."""
+
+    def __missing__(self, key: bytes) -> bytes:
+        value = _dump_canonical(key.decode("utf-8")).encode("utf-8")
+        if len(self) < _MEMO_LIMIT:
+            self[key] = value
+        return value
+
+
+class _DetailsBytes(dict[bytes, bytes]):
+    """JSON text of a details value -> canonical JSON (memoised)."""
+
+    def __missing__(self, key: bytes) -> bytes:
+        try:
+            value = _dump_canonical(_load(key.decode("utf-8"))).encode("utf-8")
+        except (TypeError, ValueError):
+            # No canonical form: the chunk fails and the row walk reports it.
+            return b"\x00not-json"
+        if len(self) < _MEMO_LIMIT:
+            self[key] = value
+        return value
+
+
+def _chunk_bounds(after: int | None, upto: int | None) -> Iterator[tuple[int | None, int]]:
+    """(low, high] seq ranges of CHUNK_ROWS, from `after` up to `upto`.
+
+    low None: no lower bound.
+    """
+    low = after
+    # Ranges end on multiples of CHUNK_ROWS whatever the lower bound.
+    high = (max(low or 0, 0) // CHUNK_ROWS + 1) * CHUNK_ROWS
+    while upto is None or low is None or low < upto:
+        if upto is not None:
+            high = min(high, upto)
+        yield low, high
+        low, high = high, high + CHUNK_ROWS
+
+
+def _is_short(low: int | None, high: int, count: int) -> bool:
+    """Whether a chunk stops before `high`: the chain ends there (or has a gap).
+
+    The unbounded first range is counted from seq 1.
+    """
+    return count < high - (low or 0)
+
+
+def fetch_chunks(
+    raw_connection: Any, table: str, after: int | None = None, upto: int | None = None
+) -> Iterator[Chunk]:
+    """(low, high, count, complete, fields) for each range, in seq order.
+
+    A helper thread runs the next query while the caller hashes the current
+    chunk: PostgreSQL (its own process) and Python work in parallel. The
+    thread stops after a short chunk, as the caller does.
+    """
+    import psycopg
+
+    first_sql = PG_CHUNK_SQL.format(table=table, range=_FIRST_RANGE)
+    sql = PG_CHUNK_SQL.format(table=table, range=_RANGE)
+    chunks: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            # A plain psycopg cursor: Django's client-side cursors cannot
+            # take results in binary, and the bytea must arrive as it is.
+            with psycopg.Cursor(raw_connection) as cursor:
+                for low, high in _chunk_bounds(after, upto):
+                    if stop.is_set():
+                        break
+                    if low is None:
+                        cursor.execute(first_sql, [high], binary=True)
+                    else:
+                        cursor.execute(sql, [low, high], binary=True)
+                    row = cursor.fetchone()
+                    assert row is not None  # an aggregate always returns a row
+                    count, complete, fields = row
+                    # An empty range aggregates to NULL.
+                    chunks.put((low, high, count, complete, bytes(fields or b"")))
+                    if _is_short(low, high, count):
+                        break
+            chunks.put(None)
+        except BaseException as error:  # handed over to the consumer
+            chunks.put(error)
+
+    fetcher = threading.Thread(target=fetch, daemon=True)
+    fetcher.start()
+    try:
+        while (chunk := chunks.get()) is not None:
+            if isinstance(chunk, BaseException):
+                raise chunk
+            yield chunk
+    finally:
+        stop.set()
+        while fetcher.is_alive():  # unblock a fetcher waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                chunks.get(timeout=0.05)
+        fetcher.join()
+
+
+def verify_pg_chunks(
+    raw_connection: Any,
+    table: str,
+    *,
+    after: int | None = None,
+    upto: int | None = None,
+    checkpoints: Mapping[int, str] | None = None,
+    start_prev_hash: str | None = GENESIS_HASH,
+) -> Segment:
+    """The walk of `verify_tuples` over after < seq <= upto, chunk by chunk.
+
+    Call inside a transaction (one snapshot). The result is the Segment
+    `verify_tuples` would return for the same rows with start_seq = the
+    first seq of the range (1 without `after`).
+    """
+    checkpoints = checkpoints or {}
+    cp_seqs = sorted(checkpoints)
+    result = Segment()
+    expected = 1 if after is None else after + 1
+    prev: bytes | None = None if start_prev_hash is None else start_prev_hash.encode()
+
+    def take(segment: Segment) -> bool:
+        """Add a walked piece; True when the walk stops there."""
+        nonlocal expected, prev
+        result.checkpoint_hashes.update(segment.checkpoint_hashes)
+        if segment.first_seq is not None and result.first_seq is None:
+            result.first_seq = segment.first_seq
+            result.first_prev_hash = segment.first_prev_hash
+        result.count += segment.count
+        if segment.count:
+            assert segment.last_seq is not None
+            assert segment.last_hash is not None
+            result.last_seq = segment.last_seq
+            result.last_hash = segment.last_hash
+            expected = segment.last_seq + 1
+            prev = segment.last_hash.encode()
+        if segment.finding is not None:
+            result.finding = segment.finding
+            return True
+        return False
+
+    def walk_rows(low: int | None, high: int | None) -> bool:
+        return take(
+            verify_tuples(
+                iter_pg_rows(raw_connection, table, low, high),
+                checkpoints=checkpoints,
+                start_seq=expected,
+                start_prev_hash=None if prev is None else prev.decode(),
+            )
+        )
+
+    if str(raw_connection.info.encoding).replace("-", "").lower() != "utf8":
+        # The fields arrive in the client encoding; the canonical form is UTF-8.
+        walk_rows(after, upto)
+        return result
+
+    sha = hashlib.sha256
+    js = _JsonBytes()
+    jd = _DetailsBytes()
+    fmt = _CHUNK_FORMAT
+    plain = _PLAIN_FORMAT
+    rest_after = after  # where the rows not yet walked start
+    for low, high, count, complete, blob in fetch_chunks(raw_connection, table, after, upto):
+        rest_after = high
+        if count == 0:
+            break
+        fields = blob.split(b"\x1f")
+        seqs = fields[8::_FIELDS]
+        numbers = ",".join(map(str, range(expected, expected + count))).encode().split(b",")
+        if complete is True and len(fields) == _FIELDS * count and seqs == numbers:
+            it = iter(fields)
+            events = zip(*[it] * _FIELDS, strict=True)
+            texts = b"".join(
+                [
+                    *fields[0::_FIELDS],
+                    *fields[3::_FIELDS],
+                    *fields[4::_FIELDS],
+                    *fields[5::_FIELDS],
+                    *fields[9::_FIELDS],
+                ]
+            )
+            if len(texts.translate(None, _NEEDS_ESCAPE)) == len(texts):
+                # The usual case: codes and ids, quoted as they are.
+                digests = ",".join(
+                    [
+                        sha(plain % (a, b, jd[d], f, o, t, at, p, s, x)).hexdigest()
+                        for a, b, d, f, o, t, at, p, s, x, _ in events
+                    ]
+                ).encode()
+            else:
+                digests = ",".join(
+                    [
+                        sha(
+                            fmt % (js[a], b, jd[d], js[f], js[o], js[t], at, p, s, js[x])
+                        ).hexdigest()
+                        for a, b, d, f, o, t, at, p, s, x, _ in events
+                    ]
+                ).encode()
+            hashes = fields[10::_FIELDS]
+            links = [fields[7] if prev is None else prev, *hashes[:-1]]
+            if (
+                hashes == digests.split(b",")
+                and fields[7::_FIELDS] == links
+                and all(
+                    hashes[seq - expected] == checkpoints[seq].encode()
+                    for seq in cp_seqs
+                    if expected <= seq < expected + count
+                )
+            ):
+                first = expected
+                take(
+                    Segment(
+                        count=count,
+                        first_seq=first,
+                        first_prev_hash=links[0].decode(),
+                        last_seq=first + count - 1,
+                        last_hash=hashes[-1].decode(),
+                        checkpoint_hashes={
+                            seq: hashes[seq - first].decode()
+                            for seq in cp_seqs
+                            if first <= seq < first + count
+                        },
+                    )
+                )
+                if _is_short(low, high, count):
+                    break
+                continue
+        # The row walk names the first broken seq (or finds the chunk sound).
+        if walk_rows(low, high):
+            return result
+        if _is_short(low, high, count):
+            break
+    # After a short chunk: normally nothing is left; otherwise the row walk
+    # reports the gap.
+    rest = upto is None or (rest_after is not None and rest_after < upto)
+    if rest and walk_rows(rest_after, upto):
+        return result
+    if upto is None:
+        # A row whose seq is NULL is in no range (possible only once the
+        # primary key is dropped); ordered by seq, the reference walk meets
+        # such rows last.
+        with raw_connection.cursor() as cursor:
+            cursor.execute(PG_ROW_SQL.format(table=table) + " WHERE seq IS NULL LIMIT 1")
+            rows = cursor.fetchall()
+        take(
+            verify_tuples(
+                rows,
+                checkpoints=checkpoints,
+                start_seq=expected,
+                start_prev_hash=None if prev is None else prev.decode(),
+            )
+        )
+    return result
