@@ -88,36 +88,32 @@ class ActingDesignationAdmin(AuditedAdmin):
     list_filter = ["role"]
 
 
+class ReadOnlyAdmin[M: Model](admin.ModelAdmin[M]):
+    """Look, never touch: requests move only through the services, and the
+    audit trail is append-only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(DisclosureRequest)
-class DisclosureRequestAdmin(admin.ModelAdmin[DisclosureRequest]):
+class DisclosureRequestAdmin(ReadOnlyAdmin[DisclosureRequest]):
     list_display = ["reference", "received_on", "requester_kind", "state"]
     list_filter = ["state", "requester_kind"]
     fields = ["reference", "received_on", "requester_kind", "state"]
     readonly_fields = ["reference", "received_on", "requester_kind", "state"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
+class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
     list_display = ["seq", "occurred_at", "actor", "action", "object_type", "object_id"]
     list_filter = ["action", "object_type"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(DefaultDeadline)

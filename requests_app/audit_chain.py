@@ -40,7 +40,7 @@ import itertools
 import json
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -88,41 +88,38 @@ def compute_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(fields)).hexdigest()
 
 
-class _JsonString(dict[Any, str]):
-    """A value -> its JSON encoding, memoising strings only.
+class _Memo[K, V](dict[K, V]):
+    """key -> compute(key), remembered while the table has room.
 
-    Only str keys are stored, so a lookup never confuses 1, 1.0 and True.
+    `remember` decides which keys are stored: the JSON encoding of an
+    arbitrary value is memoised for str keys only, so a lookup never
+    confuses 1, 1.0 and True.
     """
 
-    def __missing__(self, key: Any) -> str:
-        value = _dump_canonical(key)
-        if type(key) is str and len(self) < _MEMO_LIMIT:
+    def __init__(
+        self, compute: Callable[[K], V], remember: Callable[[K], bool] = lambda key: True
+    ) -> None:
+        super().__init__()
+        self._compute = compute
+        self._remember = remember
+
+    def __missing__(self, key: K) -> V:
+        value = self._compute(key)
+        if len(self) < _MEMO_LIMIT and self._remember(key):
             self[key] = value
         return value
 
 
-class _JsonInt(dict[int, str]):
-    """An int -> its JSON encoding (memoised); only ever looked up with ints."""
-
-    def __missing__(self, key: int) -> str:
-        value = str(key)
-        if len(self) < _MEMO_LIMIT:
-            self[key] = value
-        return value
+NOT_JSON = "\x00not-json"
 
 
-class _JsonDetails(dict[str, str]):
-    """JSON text of a details value -> canonical JSON text (memoised)."""
-
-    def __missing__(self, key: str) -> str:
-        try:
-            value = _dump_canonical(_load(key))
-        except (TypeError, ValueError):
-            # Not JSON: no canonical form can hash to the stored value.
-            return "\x00not-json"
-        if len(self) < _MEMO_LIMIT:
-            self[key] = value
-        return value
+def _canonical_details(text: str) -> str:
+    """JSON text of a details value -> its canonical JSON text."""
+    try:
+        return str(_dump_canonical(_load(text)))
+    except (TypeError, ValueError):
+        # Not JSON: no canonical form can hash to the stored value.
+        return NOT_JSON
 
 
 def canonical_text(
@@ -201,9 +198,9 @@ def verify_tuples(
     sha = hashlib.sha256
     enc = _dump_canonical
     esc = _escape
-    jstr = _JsonString()
-    jint = _JsonInt()
-    jdet = _JsonDetails()
+    jstr: _Memo[Any, str] = _Memo(_dump_canonical, lambda key: type(key) is str)
+    jint: _Memo[int, str] = _Memo(str)
+    jdet: _Memo[str, str] = _Memo(_canonical_details)
     result = Segment()
     iterator = iter(rows)
     first = next(iterator, None)
@@ -542,30 +539,6 @@ _NEEDS_ESCAPE = b'"\\' + bytes(range(0x20))
 Chunk = tuple[int | None, int, int, bool | None, bytes]
 
 
-class _JsonBytes(dict[bytes, bytes]):
-    """UTF-8 text -> its JSON string encoding (memoised)."""
-
-    def __missing__(self, key: bytes) -> bytes:
-        value = _dump_canonical(key.decode("utf-8")).encode("utf-8")
-        if len(self) < _MEMO_LIMIT:
-            self[key] = value
-        return value
-
-
-class _DetailsBytes(dict[bytes, bytes]):
-    """JSON text of a details value -> canonical JSON (memoised)."""
-
-    def __missing__(self, key: bytes) -> bytes:
-        try:
-            value = _dump_canonical(_load(key.decode("utf-8"))).encode("utf-8")
-        except (TypeError, ValueError):
-            # No canonical form: the chunk fails and the row walk reports it.
-            return b"\x00not-json"
-        if len(self) < _MEMO_LIMIT:
-            self[key] = value
-        return value
-
-
 def _chunk_bounds(after: int | None, upto: int | None) -> Iterator[tuple[int | None, int]]:
     """(low, high] seq ranges of CHUNK_ROWS, from `after` up to `upto`.
 
@@ -700,8 +673,8 @@ def verify_pg_chunks(
         return result
 
     sha = hashlib.sha256
-    js = _JsonBytes()
-    jd = _DetailsBytes()
+    js: _Memo[bytes, bytes] = _Memo(lambda key: _dump_canonical(key.decode()).encode())
+    jd: _Memo[bytes, bytes] = _Memo(lambda key: _canonical_details(key.decode()).encode())
     fmt = _CHUNK_FORMAT
     plain = _PLAIN_FORMAT
     rest_after = after  # where the rows not yet walked start

@@ -33,6 +33,17 @@ def sees_register(user: User) -> bool:
     return sees_everything(user) or user.has_role(Role.SECRETARIAT)
 
 
+def searches_content(user: User) -> bool:
+    """May search by what only content roles see (persons, legal bases, cited text)?
+
+    Only when the user may see the content of every request they can list:
+    otherwise a match would reveal who a request they cannot open is about.
+    """
+    if sees_everything(user):
+        return True
+    return user.has_role(Role.REFERENT) and not sees_register(user)
+
+
 def visible_requests(user: User) -> QuerySet[DisclosureRequest]:
     base = DisclosureRequest.objects.all()
     if not user.is_authenticated or not user.is_active:

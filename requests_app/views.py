@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -50,8 +51,8 @@ from .permissions import (
     can_see_content,
     get_request_for_user,
     is_staff_member,
+    searches_content,
     sees_everything,
-    sees_register,
     visible_requests,
 )
 
@@ -116,6 +117,35 @@ def load_step_for(
             )
         raise StepNotAvailable(disclosure_request)
     return disclosure_request
+
+
+def step_view(
+    action: str, steps: set[str], *, content: bool = True
+) -> Callable[
+    [Callable[[HttpRequest, DisclosureRequest], HttpResponse]],
+    Callable[[HttpRequest, int], HttpResponse],
+]:
+    """A step's page: a replayed form goes where the first one led; the request
+    is loaded for the step (404 hidden, 403 page if the step is not the user's
+    now) before the view sees it.
+    """
+
+    def decorate(
+        view: Callable[[HttpRequest, DisclosureRequest], HttpResponse],
+    ) -> Callable[[HttpRequest, int], HttpResponse]:
+        @wraps(view)
+        def load_then_view(request: HttpRequest, pk: int) -> HttpResponse:
+            if (replayed := _replayed(request)) is not None:
+                return replayed
+            try:
+                disclosure_request = _step(request, pk, action, steps, content=content)
+            except StepNotAvailable as refusal:
+                return _forbidden(request, refusal.disclosure_request)
+            return view(request, disclosure_request)
+
+        return load_then_view
+
+    return decorate
 
 
 def _step(
@@ -185,17 +215,6 @@ def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[
     ):
         actions.add("submit_opinion")
     return actions
-
-
-def searches_content(user: User) -> bool:
-    """May search by what only content roles see (persons, legal bases, cited text)?
-
-    Only when the user may see the content of every request they can list:
-    otherwise a match would reveal who a request they cannot open is about.
-    """
-    if sees_everything(user):
-        return True
-    return user.has_role(Role.REFERENT) and not sees_register(user)
 
 
 def _overrides() -> Q:
@@ -317,10 +336,10 @@ def register(request: HttpRequest) -> HttpResponse:
     queryset = visible_requests(user).select_related("referent")
     if form.is_valid():
         queryset = form.filter(queryset)
-        if form.uses_content_criteria():
-            services.record_content_search(user, results=queryset.count())
     sort, order = _sort_order(request.GET.get("sort", DEFAULT_SORT))
     page = Paginator(queryset.order_by(*order), PAGE_SIZE).get_page(request.GET.get("page"))
+    if form.is_valid() and form.uses_content_criteria():
+        services.record_content_search(user, results=page.paginator.count)
     return render(
         request,
         "requests_app/register.html",
@@ -360,11 +379,11 @@ def create(request: HttpRequest) -> HttpResponse:
     }
     checking = request.method == "POST" and "preview" in request.POST
     valid = request.method == "POST" and form.is_valid() and persons.is_valid()
+    data = intake_data(form, [p.to_data() for p in persons if p.has_changed()]) if valid else None
     if checking:
         # Show what intake will conclude, without saving anything. The page's
         # script asks for the panel alone, so the chosen scan stays in place.
-        if valid:
-            data = intake_data(form, [p.to_data() for p in persons if p.has_changed()])
+        if data is not None:
             context["flags"] = services.intake_flags_for_data(data)
             scan_file = form.cleaned_data.get("scan")
             if scan_file is not None:
@@ -379,8 +398,7 @@ def create(request: HttpRequest) -> HttpResponse:
             context,
             status=200 if valid else 400,
         )
-    if valid:
-        data = intake_data(form, [p.to_data() for p in persons if p.has_changed()])
+    if data is not None:
         try:
             disclosure_request = services.register_request(
                 data,
@@ -567,14 +585,9 @@ def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def assign(request: HttpRequest, pk: int) -> HttpResponse:
+@step_view("assign_referent", {"assign_referent"})
+def assign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     user = _user(request)
-    if (replayed := _replayed(request)) is not None:
-        return replayed
-    try:
-        disclosure_request = _step(request, pk, "assign_referent", {"assign_referent"})
-    except StepNotAvailable as refusal:
-        return _forbidden(request, refusal.disclosure_request)
     form = AssignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -630,14 +643,9 @@ def _items_initial(request: HttpRequest) -> list[dict[str, str]]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def opinion(request: HttpRequest, pk: int) -> HttpResponse:
+@step_view("submit_opinion", {"submit_opinion"})
+def opinion(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     user = _user(request)
-    if (replayed := _replayed(request)) is not None:
-        return replayed
-    try:
-        disclosure_request = _step(request, pk, "submit_opinion", {"submit_opinion"})
-    except StepNotAvailable as refusal:
-        return _forbidden(request, refusal.disclosure_request)
     posted = request.method == "POST"
     # "Afficher les conditions" re-renders with the checklists and flags of
     # the ticked bases, without submitting or validating anything.
@@ -675,7 +683,7 @@ def opinion(request: HttpRequest, pk: int) -> HttpResponse:
                     % {"reference": disclosure_request.reference},
                 )
                 return _done(request, disclosure_request)
-    current = _detail_queryset().get(pk=pk)
+    current = _detail_queryset().get(pk=disclosure_request.pk)
     item_data = [
         services.ItemData(i["description"], i["data_category"]) for i in _items_initial(request)
     ]
@@ -709,15 +717,10 @@ REVIEW_ACTIONS = {"approve", "refuse_disclosure", "return_for_revision"}
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def review(request: HttpRequest, pk: int) -> HttpResponse:
+@step_view("review", REVIEW_ACTIONS)
+def review(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     user = _user(request)
-    if (replayed := _replayed(request)) is not None:
-        return replayed
-    try:
-        disclosure_request = _step(request, pk, "review", REVIEW_ACTIONS)
-    except StepNotAvailable as refusal:
-        return _forbidden(request, refusal.disclosure_request)
-    current = _detail_queryset().get(pk=pk)
+    current = _detail_queryset().get(pk=disclosure_request.pk)
     opinion_obj = current.current_opinion()
     assert opinion_obj is not None  # awaiting_review implies an opinion
     initial = [
@@ -791,14 +794,9 @@ SIGN_ACTIONS = {"sign_first", "sign_second"}
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def sign(request: HttpRequest, pk: int) -> HttpResponse:
+@step_view("sign_reply", SIGN_ACTIONS)
+def sign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     user = _user(request)
-    if (replayed := _replayed(request)) is not None:
-        return replayed
-    try:
-        disclosure_request = _step(request, pk, "sign_reply", SIGN_ACTIONS)
-    except StepNotAvailable as refusal:
-        return _forbidden(request, refusal.disclosure_request)
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -821,7 +819,7 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
                 },
             )
             return _done(request, disclosure_request)
-    current = _detail_queryset().get(pk=pk)
+    current = _detail_queryset().get(pk=disclosure_request.pk)
     return render(
         request,
         "requests_app/sign.html",
@@ -832,16 +830,9 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
+@step_view("record_dispatch", {"record_dispatch"}, content=False)
+def dispatch(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     user = _user(request)
-    if (replayed := _replayed(request)) is not None:
-        return replayed
-    try:
-        disclosure_request = _step(
-            request, pk, "record_dispatch", {"record_dispatch"}, content=False
-        )
-    except StepNotAvailable as refusal:
-        return _forbidden(request, refusal.disclosure_request)
     form = DispatchForm(request.POST or None, initial={"dispatched_on": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         try:

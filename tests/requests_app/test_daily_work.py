@@ -21,6 +21,14 @@ pytestmark = pytest.mark.django_db
 REGISTER = reverse("requests_app:register")
 
 
+def last_seq() -> int:
+    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def events_since(seq: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(seq__gt=seq))
+
+
 def listed(client, query: str = "") -> list[str]:
     response = client.get(REGISTER + query)
     assert response.status_code == 200, response.content[:500]
@@ -110,12 +118,12 @@ def test_a_referent_searches_persons_among_their_own_requests_only(client, flow,
 
 def test_a_person_search_is_recorded_without_its_terms(client, personas, three):
     client.force_login(personas["dg"])
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    last = last_seq()
 
     listed(client, f"?person={CANARY_NISS}")
     listed(client, "?q=beta")  # metadata only: not a content search
 
-    new = list(AuditEvent.objects.filter(seq__gt=last))
+    new = events_since(last)
     assert [e.action for e in new] == ["search_content"]
     assert new[0].details == {"results": 1}
     assert new[0].actor_id == personas["dg"].pk
@@ -273,7 +281,7 @@ def test_secretariat_home_offers_intake_and_register(client, personas):
 def test_summary_shows_the_whole_file_and_is_recorded(client, flow, personas):
     dr = flow.signed()
     client.force_login(personas["president"])
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    last = last_seq()
 
     response = client.get(reverse("requests_app:summary", args=[dr.pk]))
 
@@ -289,7 +297,7 @@ def test_summary_shows_the_whole_file_and_is_recorded(client, flow, personas):
         'media="print"',
     ]:
         assert text in html, text
-    new = list(AuditEvent.objects.filter(seq__gt=last))
+    new = events_since(last)
     assert [(e.action, e.object_id) for e in new] == [("read_summary", str(dr.pk))]
 
 
@@ -377,14 +385,14 @@ def test_a_transition_form_posted_twice_runs_once(client, flow, personas):
     client.force_login(personas["president"])
     url = reverse("requests_app:assign", args=[dr.pk])
     data = {"referent": personas["referent"].pk, "submission_token": "tok-assign"}
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    last = last_seq()
 
     assert client.post(url, data).status_code == 302
     again = client.post(url, data)
 
     assert again.status_code == 302
     assert again["Location"] == dr.get_absolute_url()
-    actions = list(AuditEvent.objects.filter(seq__gt=last).values_list("action", flat=True))
+    actions = [e.action for e in events_since(last)]
     assert actions == ["assign_referent"]
     assert reread(dr).state == State.AWAITING_OPINION
 
@@ -393,12 +401,12 @@ def test_a_one_click_step_posted_twice_runs_once(client, flow, personas):
     dr = flow.dispatched()
     client.force_login(personas["secretariat"])
     url = reverse("requests_app:close", args=[dr.pk])
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    last = last_seq()
 
     client.post(url, {"submission_token": "tok-close"})
     client.post(url, {"submission_token": "tok-close"})
 
-    actions = list(AuditEvent.objects.filter(seq__gt=last).values_list("action", flat=True))
+    actions = [e.action for e in events_since(last)]
     assert actions == ["close"]
 
 
