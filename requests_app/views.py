@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -326,20 +328,76 @@ def _sort_order(sort: str) -> tuple[str, list[str]]:
     return sort, [f"-{f}" if descending else f for f in REGISTER_SORTS[key]]
 
 
+# Search criteria (a person's name or national number, a requester's name)
+# never travel in a URL, where browser history, proxies and server logs would
+# keep them: the form is posted, the criteria are kept in the session under a
+# random key and the register's URL carries only that key, the sort and the
+# page.
+REGISTER_SEARCHES = "register_searches"
+REGISTER_SEARCHES_KEPT = 20
+
+
+def _keep_search(request: HttpRequest, criteria: dict[str, str]) -> str:
+    searches = dict(request.session.get(REGISTER_SEARCHES, {}))
+    key = secrets.token_urlsafe(12)
+    searches[key] = criteria
+    # Dicts keep insertion order: drop the oldest beyond the limit.
+    for old in list(searches)[:-REGISTER_SEARCHES_KEPT]:
+        del searches[old]
+    request.session[REGISTER_SEARCHES] = searches
+    return key
+
+
 @login_required
+@require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not is_staff_member(user) or user.roles_on() == {Role.AUDITOR}:
         raise Http404
     content_search = searches_content(user)
-    form = RegisterSearchForm(request.GET or None, content_search=content_search)
+    source = request.POST if request.method == "POST" else request.GET
+    sort, order = _sort_order(source.get("sort", DEFAULT_SORT))
+    expired = False
+    if request.method == "POST":
+        form = RegisterSearchForm(request.POST, content_search=content_search)
+        if form.is_valid():
+            criteria = {
+                name: value
+                for name in form.fields
+                if (value := request.POST.get(name, "").strip())
+            }
+            query = {"sort": sort}
+            if criteria:
+                query["search"] = _keep_search(request, criteria)
+            return redirect(f"{request.path}?{urlencode(query)}")
+    elif set(request.GET) - {"search", "sort", "page"}:
+        # Criteria in the address: refuse them without running the search.
+        form = RegisterSearchForm(content_search=content_search)
+        return _register_page(request, form, sort, order, error="criteria_in_url")
+    else:
+        key = request.GET.get("search")
+        criteria = request.session.get(REGISTER_SEARCHES, {}).get(key) if key else None
+        expired = bool(key) and criteria is None
+        form = RegisterSearchForm(criteria, content_search=content_search)
+    return _register_page(request, form, sort, order, error="expired" if expired else None)
+
+
+def _register_page(
+    request: HttpRequest,
+    form: RegisterSearchForm,
+    sort: str,
+    order: list[str],
+    error: str | None,
+) -> HttpResponse:
+    user = _user(request)
     queryset = visible_requests(user).select_related("referent")
-    if form.is_valid():
+    valid = error is None and form.is_bound and form.is_valid()
+    if valid:
         queryset = form.filter(queryset)
-    sort, order = _sort_order(request.GET.get("sort", DEFAULT_SORT))
     page = Paginator(queryset.order_by(*order), PAGE_SIZE).get_page(request.GET.get("page"))
-    if form.is_valid() and form.uses_content_criteria():
+    if valid and form.uses_content_criteria():
         services.record_content_search(user, results=page.paginator.count)
+    failed = error is not None or (form.is_bound and not form.is_valid())
     return render(
         request,
         "requests_app/register.html",
@@ -348,9 +406,10 @@ def register(request: HttpRequest) -> HttpResponse:
             "form": form,
             "sort": sort,
             "sortable": True,
-            "content_search": content_search,
+            "content_search": searches_content(user),
+            "search_error": error,
         },
-        status=400 if form.is_bound and not form.is_valid() else 200,
+        status=400 if failed else 200,
     )
 
 

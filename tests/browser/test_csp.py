@@ -112,6 +112,7 @@ class Visit:
     url: str
     status: int = 200
     post: dict[str, object] | None = None
+    follow: bool = False
 
 
 def check(client: Client, user: User | None, visits: list[Visit]) -> list[str]:
@@ -124,7 +125,7 @@ def check(client: Client, user: User | None, visits: list[Visit]) -> list[str]:
         if visit.post is None:
             response = client.get(visit.url)
         else:
-            response = client.post(visit.url, visit.post)
+            response = client.post(visit.url, visit.post, follow=visit.follow)
         if response.status_code != visit.status:
             found.append(
                 f"{who} {visit.label} {visit.url}: status {response.status_code}, "
@@ -160,7 +161,12 @@ def test_every_page_has_a_strict_csp_and_no_inline_code(client, personas, flow: 
         "secretariat": [
             Visit("home", url("requests_app:home")),
             Visit("register", url("requests_app:register")),
-            Visit("register filtered", url("requests_app:register") + "?state=signed&overdue=1"),
+            Visit(
+                "register filtered",
+                url("requests_app:register"),
+                post={"state": "signed", "overdue": "on"},
+                follow=True,
+            ),
             Visit("create", url("requests_app:create")),
             Visit("create follow-up", url("requests_app:create") + f"?follows={closed.pk}"),
             Visit(
@@ -191,10 +197,27 @@ def test_every_page_has_a_strict_csp_and_no_inline_code(client, personas, flow: 
             Visit("summary", url("requests_app:summary", signed.pk)),
             Visit(
                 "register searched and sorted",
-                url("requests_app:register")
-                + "?q=SP&person=CANARYNOM&legal_basis=ji-search-seizure&sort=-due_on",
+                url("requests_app:register"),
+                post={
+                    "q": "SP",
+                    "person": "CANARYNOM",
+                    "legal_basis": "ji-search-seizure",
+                    "sort": "-due_on",
+                },
+                follow=True,
             ),
-            Visit("register with errors", url("requests_app:register") + "?due_from=x", 400),
+            Visit(
+                "register with errors",
+                url("requests_app:register"),
+                status=400,
+                post={"due_from": "x"},
+            ),
+            Visit(
+                "register criteria in the address",
+                url("requests_app:register") + "?person=CANARYNOM",
+                status=400,
+            ),
+            Visit("register search expired", url("requests_app:register") + "?search=x", 400),
             *detail_pages,
             *catalogue,
             schema,

@@ -40,7 +40,7 @@ def iter_patterns(
 # allowed must answer 404 (hidden) or 403 (visible but not your step).
 ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:home": (None, ["GET"], STAFF),
-    "requests_app:register": (None, ["GET"], REGISTER),
+    "requests_app:register": (None, ["GET", "POST"], REGISTER),
     "requests_app:create": (None, ["GET"], {"secretariat"}),
     "requests_app:detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
     "requests_app:summary": ("awaiting_review", ["GET"], CONTENT),

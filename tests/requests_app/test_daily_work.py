@@ -3,10 +3,13 @@ summary, the intake check panel and double-submission protection."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from urllib.parse import parse_qsl, unquote
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -29,8 +32,18 @@ def events_since(seq: int) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(seq__gt=seq))
 
 
-def listed(client, query: str = "") -> list[str]:
-    response = client.get(REGISTER + query)
+def search(client, criteria: str = ""):
+    """Post the register's form with `criteria` (written as a query string,
+    sort included), then follow the redirect to the results."""
+    response = client.post(REGISTER, dict(parse_qsl(criteria.removeprefix("?"))))
+    if response.status_code != 302:
+        return response
+    assert response["Location"].startswith(REGISTER + "?")
+    return client.get(response["Location"])
+
+
+def listed(client, criteria: str = "") -> list[str]:
+    response = search(client, criteria)
     assert response.status_code == 200, response.content[:500]
     return [dr.reference for dr in response.context["page"].object_list]
 
@@ -101,7 +114,8 @@ def test_content_criteria_for_content_roles_only(client, personas, three):
     # The secretariat sees metadata only: no such fields, and the criterion
     # cannot narrow the list (it would tell who a request is about).
     client.force_login(personas["secretariat"])
-    response = client.get(REGISTER + "?person=dubois&legal_basis=ji-search-seizure")
+    response = search(client, "?person=dubois&legal_basis=ji-search-seizure")
+    assert "search=" not in response.request["QUERY_STRING"]  # nothing was kept
     assert "person" not in response.context["form"].fields
     assert "legal_basis" not in response.context["form"].fields
     assert len(response.context["page"].object_list) == 3
@@ -130,6 +144,77 @@ def test_a_person_search_is_recorded_without_its_terms(client, personas, three):
     assert CANARY_NISS not in str(new[0].details)
 
 
+def key_of(response) -> str:
+    """The stored search's key in the address of a results page."""
+    return dict(parse_qsl(response.request["QUERY_STRING"]))["search"]
+
+
+def test_search_terms_never_reach_an_address(client, personas, three):
+    _police, judge, _landlord = three
+    client.force_login(personas["president"])
+
+    response = client.post(REGISTER, {"person": CANARY_NAME, "sort": "due_on"})
+
+    assert response.status_code == 302
+    assert CANARY_NAME.lower() not in unquote(response["Location"]).lower()
+    page = client.get(response["Location"])
+    assert [dr.reference for dr in page.context["page"].object_list] == [judge.reference]
+    html = page.content.decode()
+    addresses = re.findall(r'(?:href|action|src)="([^"]*)"', html)
+    assert any("search=" in address for address in addresses)  # the sort links
+    assert not [a for a in addresses if CANARY_NAME.lower() in unquote(a).lower()]
+    # The form shows the terms back, in the page itself.
+    assert f'value="{CANARY_NAME}"' in html
+    assert client.session["register_searches"][key_of(page)] == {"person": CANARY_NAME}
+
+
+def test_criteria_in_the_address_are_refused(client, personas, three):
+    client.force_login(personas["president"])
+    before = last_seq()
+
+    response = client.get(REGISTER + f"?person={CANARY_NAME}&state=awaiting_review")
+
+    assert response.status_code == 400
+    assert "ne sont pas acceptés dans l'adresse de la page" in response.content.decode()
+    assert len(response.context["page"].object_list) == 3  # not narrowed
+    assert events_since(before) == []
+
+
+def test_a_search_key_works_only_in_its_own_session(client, personas, three):
+    client.force_login(personas["president"])
+    key = key_of(search(client, "?person=dubois"))
+    other = Client()
+    other.force_login(personas["dg"])
+    before = last_seq()
+
+    response = other.get(REGISTER + f"?search={key}")
+
+    assert response.status_code == 400
+    assert "Cette recherche n'est plus disponible" in response.content.decode()
+    assert len(response.context["page"].object_list) == 3
+    assert events_since(before) == []
+
+    client.logout()
+    client.force_login(personas["president"])
+    assert client.get(REGISTER + f"?search={key}").status_code == 400
+
+
+def test_only_the_latest_searches_are_kept(client, personas, three):
+    client.force_login(personas["secretariat"])
+    keys = [key_of(search(client, f"?q=SP-{i}")) for i in range(21)]
+
+    assert client.get(REGISTER + f"?search={keys[0]}").status_code == 400
+    assert client.get(REGISTER + f"?search={keys[1]}").status_code == 200
+    assert list(client.session["register_searches"]) == keys[1:]
+
+
+def test_an_empty_search_is_the_whole_register(client, personas, three):
+    client.force_login(personas["secretariat"])
+    response = client.post(REGISTER, {"q": "  ", "sort": "due_on"})
+    assert response["Location"] == REGISTER + "?sort=due_on"
+    assert "register_searches" not in client.session
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -142,13 +227,14 @@ def test_bad_search_input_is_a_clear_error(client, personas, three, query, messa
     client.force_login(personas["president"])
     before = AuditEvent.objects.count()
 
-    response = client.get(REGISTER + query)
+    response = search(client, query)
 
     assert response.status_code == 400
     content = response.content.decode()
     assert message in content
     assert "La recherche n'a pas pu être faite" in content
     assert AuditEvent.objects.count() == before
+    assert "register_searches" not in client.session
 
 
 @pytest.mark.parametrize(
@@ -182,20 +268,27 @@ def test_unknown_sort_falls_back_to_newest_first(client, personas, three):
 
 def test_sort_links_keep_the_filters_and_flip_direction(client, personas, three):
     client.force_login(personas["president"])
-    html = client.get(REGISTER + "?state=awaiting_assignment&sort=due_on").content.decode()
-    assert 'href="?state=awaiting_assignment&amp;sort=-due_on"' in html
+    response = search(client, "?state=awaiting_assignment&sort=due_on")
+    key = response.request["QUERY_STRING"].split("search=")[1]
+    html = response.content.decode()
+    assert f'href="?sort=-due_on&amp;search={key}"' in html
     assert 'aria-sort="ascending"' in html
+    flipped = client.get(REGISTER + f"?sort=-due_on&search={key}")
+    ascending = [dr.reference for dr in response.context["page"].object_list]
+    assert len(ascending) == DisclosureRequest.objects.filter(state="awaiting_assignment").count()
+    assert [dr.reference for dr in flipped.context["page"].object_list] == ascending[::-1]
 
 
 def test_pages_keep_filters_and_sort(client, flow, personas):
     for _ in range(51):
         flow.received()
     client.force_login(personas["secretariat"])
-    response = client.get(REGISTER + "?requester_kind=investigating_judge&sort=due_on")
+    response = search(client, "?requester_kind=investigating_judge&sort=due_on")
+    key = response.request["QUERY_STRING"].split("search=")[1]
     html = response.content.decode()
     assert len(response.context["page"].object_list) == 50
-    assert "?requester_kind=investigating_judge&amp;sort=due_on&amp;page=2" in html
-    second = client.get(REGISTER + "?requester_kind=investigating_judge&sort=due_on&page=2")
+    assert f"?sort=due_on&amp;search={key}&amp;page=2" in html
+    second = client.get(REGISTER + f"?sort=due_on&search={key}&page=2")
     assert len(second.context["page"].object_list) == 1
     assert "51 demandes" in html
 
@@ -203,9 +296,10 @@ def test_pages_keep_filters_and_sort(client, flow, personas):
 @pytest.mark.parametrize("role", ["president", "secretariat"])
 def test_searched_and_sorted_register_query_count_does_not_grow(client, flow, personas, role):
     client.force_login(personas[role])
-    url = REGISTER + "?q=Juge&received_from=2026-01-01&sort=-due_on"
+    criteria = {"q": "Juge", "received_from": "2026-01-01", "sort": "-due_on"}
     if role == "president":
-        url += "&legal_basis=ji-search-seizure&person=" + CANARY_NAME
+        criteria |= {"legal_basis": "ji-search-seizure", "person": CANARY_NAME}
+    url = client.post(REGISTER, criteria)["Location"]
     flow.in_review()
     client.get(url)
     with CaptureQueriesContext(connection) as one:

@@ -308,8 +308,9 @@ def test_register_filters(client, flow, personas):
     flow.assigned(requester_kind="police")
     login(client, personas["president"])
 
-    by_state = client.get(reverse("requests_app:register"), {"state": "awaiting_opinion"})
-    by_kind = client.get(reverse("requests_app:register"), {"requester_kind": "police"})
+    register = reverse("requests_app:register")
+    by_state = client.post(register, {"state": "awaiting_opinion"}, follow=True)
+    by_kind = client.post(register, {"requester_kind": "police"}, follow=True)
     everything = client.get(reverse("requests_app:register"))
 
     assert len(by_state.context["page"].object_list) == 1
