@@ -1,8 +1,10 @@
 # Production image: gunicorn serving Huis clos. Static files are collected at
-# build time; scans and letters live on a volume outside them.
+# build time (the compose `collectstatic` job copies them to the volume nginx
+# serves); scans and letters live on a volume outside them.
 FROM python:3.12-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=config.settings
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=config.settings \
+    HUISCLOS_STATIC_ROOT=/srv/huisclos/static
 
 # WeasyPrint's libraries (libharfbuzz-subset0 makes rendering 3x faster),
 # fonts embedded in the letters, and poppler for signature checks.
@@ -19,7 +21,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN msgfmt --check -o locale/fr/LC_MESSAGES/django.mo locale/fr/LC_MESSAGES/django.po \
  && DJANGO_DEBUG=true python manage.py collectstatic --no-input \
- && mkdir -p /srv/huisclos/private /srv/huisclos/audit-checkpoints \
+ && mkdir -p /srv/huisclos/private /srv/huisclos/audit-checkpoints /srv/huisclos/static \
  && chown -R huisclos /srv/huisclos
 
 USER huisclos

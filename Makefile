@@ -19,7 +19,8 @@ PYTHON_BOOT := $(shell \
   done)
 
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-  fontconfig fonts-dejavu-core fonts-liberation2 poppler-utils chromium gettext
+  fontconfig fonts-dejavu-core fonts-liberation2 poppler-utils chromium gettext \
+  nginx-light
 
 .PHONY: help demo test setup system-packages venv postgres lint clean messages
 

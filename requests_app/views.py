@@ -376,9 +376,11 @@ def register(request: HttpRequest) -> HttpResponse:
         return _register_page(request, form, sort, order, error="criteria_in_url")
     else:
         key = request.GET.get("search")
-        criteria = request.session.get(REGISTER_SEARCHES, {}).get(key) if key else None
-        expired = bool(key) and criteria is None
-        form = RegisterSearchForm(criteria, content_search=content_search)
+        kept: dict[str, str] | None = (
+            request.session.get(REGISTER_SEARCHES, {}).get(key) if key else None
+        )
+        expired = bool(key) and kept is None
+        form = RegisterSearchForm(kept, content_search=content_search)
     return _register_page(request, form, sort, order, error="expired" if expired else None)
 
 

@@ -146,7 +146,7 @@ def test_a_person_search_is_recorded_without_its_terms(client, personas, three):
 
 def key_of(response) -> str:
     """The stored search's key in the address of a results page."""
-    return dict(parse_qsl(response.request["QUERY_STRING"]))["search"]
+    return str(dict(parse_qsl(response.request["QUERY_STRING"]))["search"])
 
 
 def test_search_terms_never_reach_an_address(client, personas, three):
