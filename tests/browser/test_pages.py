@@ -123,6 +123,19 @@ def test_every_role_pages_pass_axe_and_are_captured(ui: Browsing, people):
             persona.axe(f"registre ({key})")
             if key == "president":
                 persona.screenshot("register-president")
+                # A search by person: the name stays out of every address
+                # the browser records, sorting included.
+                page.get_by_label("Personne concernée").fill("Lambert")
+                page.get_by_role("button", name="Rechercher").click()
+                expect(page.get_by_role("status")).to_have_text("1 demande")
+                expect(page.get_by_role("cell", name=refs["overdue"])).to_be_visible()
+                page.get_by_role("link", name="Échéance").click()
+                expect(page.get_by_label("Personne concernée")).to_have_value("Lambert")
+                expect(page.get_by_role("status")).to_have_text("1 demande")
+                history = page.evaluate("() => [location.href, document.referrer]")
+                assert "search=" in history[0]
+                assert not [url for url in history if "lambert" in url.lower()]
+                persona.axe("registre après une recherche par personne")
         nav.get_by_role("link", name="Bases légales").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Bases légales")
         if key == "president":
