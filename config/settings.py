@@ -266,6 +266,11 @@ HUISCLOS_SIGNING_TRUST_ROOTS = [
 ]
 # RFC 3161 timestamping authority (PAdES B-T); empty: no timestamp.
 HUISCLOS_TSA_URL = env_str("HUISCLOS_TSA_URL")
+# Every PDF is rendered in a child process stopped past this time, or when
+# its memory grows by more than this (T-PDF-3): a pathological letter costs
+# an error message, not the web worker.
+HUISCLOS_RENDER_TIMEOUT_SECONDS = env_int("HUISCLOS_RENDER_TIMEOUT_SECONDS", 30)
+HUISCLOS_RENDER_MAX_MEMORY_BYTES = env_int("HUISCLOS_RENDER_MAX_MEMORY_BYTES", 512 * 1024 * 1024)
 
 # Used in e-mailed links (reminders).
 HUISCLOS_BASE_URL = env_str("HUISCLOS_BASE_URL", "http://127.0.0.1:8000")
