@@ -18,6 +18,7 @@ so the web worker survives whatever the document is.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import resource
 import select
@@ -247,6 +248,9 @@ def run_limited(work: Callable[[], bytes], *, timeout: float, max_memory: int) -
     if pid == 0:  # pragma: no cover - the child; its outcome is read by the parent
         status, payload = _FAILED, b""
         try:
+            # Inherited objects are the parent's: no collection in the child
+            # may run their finalizers (a connection's, a temporary file's).
+            gc.freeze()
             os.close(read_end)
             # RLIMIT_AS bounds what the child can add to what it inherited:
             # past it, allocations fail (MemoryError, or the child dies).

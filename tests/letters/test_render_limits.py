@@ -4,6 +4,7 @@ letter that cannot be rendered leaves no decision behind."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from letters.models import ReplyDocument
-from letters.rendering import LetterRenderingError, render_html
+from letters.rendering import LetterRenderingError, render_html, run_limited
 from requests_app import services
 from requests_app.models import AuditEvent, Reply, State
 from tests.conftest import reread
@@ -127,3 +128,27 @@ def test_a_letter_that_cannot_be_rendered_leaves_no_decision(flow, personas, set
     assert [(e.action, e.details.get("cause")) for e in new] == [
         ("refused", "letter_rendering_failed")
     ]
+
+
+def test_the_renderer_never_runs_the_finalizers_of_what_it_inherited(tmp_path):
+    marks = tmp_path / "finalized"
+
+    class Trap:
+        cycle: object
+
+        def __del__(self) -> None:
+            with open(marks, "a") as out:
+                out.write(f"{os.getpid()}\n")
+
+    gc.disable()
+    try:
+        trap = Trap()
+        trap.cycle = trap  # garbage only a collection can free
+        del trap
+        pdf = run_limited(lambda: (gc.collect(), b"%PDF-")[1], timeout=30, max_memory=64 * MIB)
+        assert pdf == b"%PDF-"
+        assert not marks.exists()  # the child's collection left it alone
+    finally:
+        gc.enable()
+    gc.collect()
+    assert marks.read_text().split() == [str(os.getpid())]
