@@ -40,7 +40,7 @@ import itertools
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -402,45 +402,65 @@ def pg_range_query(table: str, after: int | None, upto: int | None) -> tuple[str
     return PG_ROW_SQL.format(table=table) + where + " ORDER BY seq", params
 
 
+@dataclass(frozen=True)
+class _Raised:
+    error: BaseException
+
+
+_END = object()
+
+
+def _read_ahead[T](produce: Generator[T]) -> Generator[T]:
+    """The items of `produce`, each computed by a helper thread while the
+    caller works on the previous one: the database produces rows while
+    Python hashes. Closing this generator stops the thread before its next
+    item."""
+    items: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                item = next(produce, _END)
+                items.put(item)
+                if item is _END:
+                    break
+        except BaseException as error:  # handed over to the consumer
+            items.put(_Raised(error))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not _END:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a helper waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                items.get(timeout=0.05)
+        thread.join()
+        produce.close()  # its cursor, now that no thread uses it
+
+
 def iter_pg_rows(
     raw_connection: Any, table: str, after: int | None = None, upto: int | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    """Stream rows through a server-side cursor; call inside a transaction.
-
-    A helper thread fetches the next chunk while the caller works on the
-    current one, so the database produces rows while Python hashes.
-    """
+    """Stream rows through a server-side cursor; call inside a transaction."""
     sql, params = pg_range_query(table, after, upto)
-    chunks: queue.Queue[list[tuple[Any, ...]] | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def fetch(cursor: Any) -> None:
-        try:
-            while not stop.is_set():
-                rows = cursor.fetchmany(FETCH_SIZE)
-                if not rows:
-                    break
-                chunks.put(rows)
-            chunks.put(None)
-        except BaseException as error:  # handed over to the consumer
-            chunks.put(error)
-
     with raw_connection.cursor(name="huisclos_audit_rows") as cursor:
         cursor.itersize = FETCH_SIZE
         cursor.execute(sql, params)
-        fetcher = threading.Thread(target=fetch, args=(cursor,), daemon=True)
-        fetcher.start()
-        try:
-            while (chunk := chunks.get()) is not None:
-                if isinstance(chunk, BaseException):
-                    raise chunk
-                yield from chunk
-        finally:
-            stop.set()
-            while fetcher.is_alive():  # unblock a fetcher waiting on a full queue
-                with contextlib.suppress(queue.Empty):
-                    chunks.get(timeout=0.05)
-            fetcher.join()
+
+        def batches() -> Generator[list[tuple[Any, ...]]]:
+            while rows := cursor.fetchmany(FETCH_SIZE):
+                yield rows
+
+        # Closed before the cursor is, so no fetch runs on a closed cursor.
+        with contextlib.closing(_read_ahead(batches())) as fetched:
+            for rows in fetched:
+                yield from rows
 
 
 def verify_pg_range(
@@ -567,53 +587,33 @@ def fetch_chunks(
 ) -> Iterator[Chunk]:
     """(low, high, count, complete, fields) for each range, in seq order.
 
-    A helper thread runs the next query while the caller hashes the current
-    chunk: PostgreSQL (its own process) and Python work in parallel. The
-    thread stops after a short chunk, as the caller does.
+    The next query runs (in a helper thread, see _read_ahead) while the
+    caller hashes the current chunk; it stops after a short chunk, as the
+    caller does.
     """
     import psycopg
 
     first_sql = PG_CHUNK_SQL.format(table=table, range=_FIRST_RANGE)
     sql = PG_CHUNK_SQL.format(table=table, range=_RANGE)
-    chunks: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
 
-    def fetch() -> None:
-        try:
-            # A plain psycopg cursor: Django's client-side cursors cannot
-            # take results in binary, and the bytea must arrive as it is.
-            with psycopg.Cursor(raw_connection) as cursor:
-                for low, high in _chunk_bounds(after, upto):
-                    if stop.is_set():
-                        break
-                    if low is None:
-                        cursor.execute(first_sql, [high], binary=True)
-                    else:
-                        cursor.execute(sql, [low, high], binary=True)
-                    row = cursor.fetchone()
-                    assert row is not None  # an aggregate always returns a row
-                    count, complete, fields = row
-                    # An empty range aggregates to NULL.
-                    chunks.put((low, high, count, complete, bytes(fields or b"")))
-                    if _is_short(low, high, count):
-                        break
-            chunks.put(None)
-        except BaseException as error:  # handed over to the consumer
-            chunks.put(error)
+    def queries() -> Generator[Chunk]:
+        # A plain psycopg cursor: Django's client-side cursors cannot take
+        # results in binary, and the bytea must arrive as it is.
+        with psycopg.Cursor(raw_connection) as cursor:
+            for low, high in _chunk_bounds(after, upto):
+                if low is None:
+                    cursor.execute(first_sql, [high], binary=True)
+                else:
+                    cursor.execute(sql, [low, high], binary=True)
+                row = cursor.fetchone()
+                assert row is not None  # an aggregate always returns a row
+                count, complete, fields = row
+                # An empty range aggregates to NULL.
+                yield (low, high, count, complete, bytes(fields or b""))
+                if _is_short(low, high, count):
+                    break
 
-    fetcher = threading.Thread(target=fetch, daemon=True)
-    fetcher.start()
-    try:
-        while (chunk := chunks.get()) is not None:
-            if isinstance(chunk, BaseException):
-                raise chunk
-            yield chunk
-    finally:
-        stop.set()
-        while fetcher.is_alive():  # unblock a fetcher waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                chunks.get(timeout=0.05)
-        fetcher.join()
+    yield from _read_ahead(queries())
 
 
 def verify_pg_chunks(

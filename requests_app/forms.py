@@ -375,6 +375,7 @@ class RegisterSearchForm(forms.Form):
 
     def __init__(self, *args: Any, content_search: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.content_search = content_search
         if content_search:
             legal_basis = self.fields["legal_basis"]
             assert isinstance(legal_basis, forms.ChoiceField)

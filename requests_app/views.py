@@ -408,7 +408,7 @@ def _register_page(
             "form": form,
             "sort": sort,
             "sortable": True,
-            "content_search": searches_content(user),
+            "content_search": form.content_search,
             "search_error": error,
         },
         status=400 if failed else 200,
