@@ -16,8 +16,8 @@ RUN apt-get update \
  && useradd --system --home /srv/huisclos --create-home huisclos
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.lock .
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY . .
 RUN msgfmt --check -o locale/fr/LC_MESSAGES/django.mo locale/fr/LC_MESSAGES/django.po \
  && DJANGO_DEBUG=true python manage.py collectstatic --no-input \

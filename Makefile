@@ -22,11 +22,13 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-su
   fontconfig fonts-dejavu-core fonts-liberation2 poppler-utils chromium gettext \
   nginx-light
 
-.PHONY: help demo test setup system-packages venv postgres lint clean messages
+.PHONY: help demo test check checks setup system-packages venv postgres lint clean messages lock
 
 help:
 	@echo "make demo  - set everything up and serve the demo on http://127.0.0.1:8000"
 	@echo "make test  - set everything up and run every check and test on PostgreSQL"
+	@echo "make check - the fast loop: every check and every test but the browser ones"
+	@echo "make lock  - re-pin pyproject.toml's dependencies, with hashes, in requirements*.lock"
 
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -42,7 +44,7 @@ system-packages:
 	  fi; \
 	fi
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements-dev.lock
 	@if [ -z "$(PYTHON_BOOT)" ]; then \
 	  echo "Huis clos needs Python >= 3.12 (Django 6.1)."; \
 	  echo "Install one, e.g. 'pyenv install 3.12' or your distribution's python3.12, then rerun."; \
@@ -51,10 +53,25 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "Using $(PYTHON_BOOT)"
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes --no-deps -r requirements-dev.lock
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# Pins pyproject.toml's dependencies and all they pull in, with hashes, for every
+# Python >= 3.12 (uv's universal resolution): requirements-dev.lock (runtime + dev,
+# what `make setup` installs) and requirements.lock (runtime, the Docker image),
+# the latter held to the former's versions. Existing pins are kept; to move them:
+# `make lock LOCK_ARGS=--upgrade` or `LOCK_ARGS="--upgrade-package NAME"`.
+UV_VERSION := 0.13.9
+UV_COMPILE := UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip compile -q --python $(PY) \
+  --universal --python-version 3.12 --generate-hashes --custom-compile-command "make lock" \
+  pyproject.toml $(LOCK_ARGS)
+
+lock: venv
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) -c requirements-dev.lock -o requirements.lock
 
 # The French catalogue, compiled from the committed source (gettext's msgfmt).
 CATALOGUES := locale/fr/LC_MESSAGES/django.mo
@@ -76,14 +93,29 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DJANGO_DEBUG=true $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
-test: setup postgres
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	DJANGO_DEBUG=true $(VENV)/bin/mypy .
+# Lint, types, import contracts, Django's checks and missing migrations.
+checks: setup postgres lint
 	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) manage.py check
 	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) manage.py makemigrations --check --dry-run
-	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) -m pytest
+
+# The fast loop: every check and every test but the browser ones, in parallel.
+# The test databases are kept between runs while the migrations and the catalogue
+# fixture are unchanged (their hash names a stamp under var/); otherwise rebuilt.
+TEST_DB_STAMP = var/.test-db-$(shell cat */migrations/*.py fixtures/*.json 2>/dev/null | sha256sum | cut -c1-16)
+PYTEST := DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) -m pytest
+
+check: checks
+	@mkdir -p var
+	@if [ -f $(TEST_DB_STAMP) ]; then db=--reuse-db; else db=--create-db; fi; \
+	$(PYTEST) -m "not browser" -n auto $$db; status=$$?; \
+	rm -f var/.test-db-*; [ $$status -le 1 ] && touch $(TEST_DB_STAMP); exit $$status
+
+# The full gate (.ci/run): every check and every test, browser included, on
+# freshly created test databases.
+test: checks
+	$(PYTEST) -n auto --create-db
 
 demo: setup
 	@mkdir -p var

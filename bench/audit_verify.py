@@ -10,7 +10,7 @@ It migrates the database, bulk-loads N valid chained events with COPY
 (unless the table already holds exactly that chain: pass --regenerate to
 rebuild it), then times:
 
-1. the verifier, `requests_app.audit.verify_database()`, exactly as
+1. the verifier, `audit.log.verify_database()`, exactly as
    `manage.py verify_audit` runs it (reading every row from the database,
    rebuilding each canonical form, hashing, checking links, the head and
    the checkpoints; no checkpoint directory is used here);
@@ -77,7 +77,7 @@ def ensure_database(url: str) -> None:
 
 def synthetic_events(count: int, actor_ids: list[int]) -> io.StringIO:
     """COPY text for `count` valid chained events, plus the last hash."""
-    from requests_app.audit_chain import GENESIS_HASH, canonical_text
+    from audit.chain import GENESIS_HASH, canonical_text
 
     rng = random.Random(4)
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -127,7 +127,8 @@ def synthetic_events(count: int, actor_ids: list[int]) -> io.StringIO:
 def load(count: int, regenerate: bool) -> None:
     from django.db import connection
 
-    from requests_app.models import AuditChainHead, AuditEvent, User
+    from accounts.models import User
+    from audit.models import AuditChainHead, AuditEvent
 
     head = AuditChainHead.objects.filter(id=1).first()
     existing = AuditEvent.objects.count()
@@ -280,12 +281,12 @@ def main() -> None:
 
     from django.db import connection
 
-    from requests_app import audit
-    from requests_app.audit_chain import CHUNK_ROWS, fetch_chunks, verify_pg_chunks
+    from audit import log
+    from audit.chain import CHUNK_ROWS, fetch_chunks, verify_pg_chunks
 
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    report = audit.verify_database(checkpoint_dir=None, workers=args.workers)
+    report = log.verify_database(checkpoint_dir=None, workers=args.workers)
     verify_seconds = time.perf_counter() - started
     if not report.ok:
         for line in report.lines():
@@ -296,10 +297,10 @@ def main() -> None:
     # Breakdown, one process: where the CPU goes. PostgreSQL producing the
     # chunks alone (Python idle), then the whole walk in one process, with
     # the CPU time of this process (all threads) and of its backend.
-    from requests_app.models import AuditEvent
+    from audit.models import AuditEvent
 
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    with audit.consistent_snapshot():
+    with log.consistent_snapshot():
         connection.ensure_connection()
         raw = connection.connection
         backend = raw.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -310,7 +311,7 @@ def main() -> None:
         sys.exit("the one-process walk disagrees with the verifier")
     connection.close()
 
-    blobs = [text.encode() for text in audit.iter_canonical_texts()]
+    blobs = [text.encode() for text in log.iter_canonical_texts()]
     sha = hashlib.sha256
     started = time.perf_counter()
     last = ""

@@ -56,10 +56,12 @@ def timed[T](samples: dict[str, list[float]], name: str, func: Callable[[], T]) 
 
 
 def make_data(n: int) -> tuple[list[Any], dict[str, Any]]:
+    from accounts.models import Role, User
     from legal_basis.models import LegalBasis
     from letters import certificates
     from letters.credentials import store_credential
     from letters.models import Letterhead
+    from requests_app.inputs import ItemData
     from requests_app.models import (
         ConcernedPerson,
         DisclosureRequest,
@@ -67,10 +69,8 @@ def make_data(n: int) -> tuple[list[Any], dict[str, Any]]:
         Reply,
         ReplyItem,
         Review,
-        Role,
-        User,
     )
-    from requests_app.services import ItemData, compose_reply_body
+    from requests_app.services import compose_reply_body
 
     letterhead = Letterhead.load()
     letterhead.name = "CPAS de Namur"
@@ -164,9 +164,9 @@ def bench_one(
     roots: Any,
 ) -> bytes:
     """Every step on one letter, through the low-level functions."""
+    from accounts.models import Role
     from letters import rendering, signing
     from letters.models import Letterhead
-    from requests_app.models import Role
 
     letterhead = Letterhead.load()
     html = timed(
@@ -236,8 +236,9 @@ def bench_one(
 
 def bench_services(reply: Any, s: dict[str, list[float]], people: dict[str, Any]) -> bytes:
     """The same through the services the workflow calls (DB, storage, hashes)."""
+    from accounts.models import Role
     from letters import services as letter_services
-    from requests_app.models import Role, Signature
+    from requests_app.models import Signature
 
     document = timed(
         s,
@@ -263,10 +264,10 @@ def bench_services(reply: Any, s: dict[str, list[float]], people: dict[str, Any]
 
 
 def run(n: int, save_pdf: Path | None) -> None:
+    from accounts.models import Role
     from letters import signing
     from letters.credentials import signing_passphrase
     from letters.models import SigningCredential
-    from requests_app.models import Role
 
     replies, people = make_data(n)
     ca_pem = Path(settings.PRIVATE_STORAGE_ROOT) / "bench-ca.pem"
@@ -352,7 +353,7 @@ def main() -> None:
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     private = tempfile.TemporaryDirectory(prefix="huisclos-bench-")
     try:
-        from requests_app.models import private_storage
+        from common.storage import private_storage
 
         settings.PRIVATE_STORAGE_ROOT = Path(private.name)
         private_storage._wrapped = empty  # type: ignore[assignment]

@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "guardian",
     "django_fsm",
+    "audit",
+    "accounts",
     "legal_basis",
     "requests_app",
     "letters",
@@ -115,7 +117,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "requests_app.middleware.NoStoreMiddleware",
+    "common.middleware.NoStoreMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -132,7 +134,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "requests_app.context_processors.roles",
+                "accounts.context_processors.roles",
             ],
         },
     },
@@ -143,7 +145,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_USER_MODEL = "requests_app.User"
+AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("", include("requests_app.urls")),
     path("bases-legales/", include("legal_basis.urls")),
-    path("audit/", include("requests_app.audit_urls")),
+    path("audit/", include("audit.urls")),
     path("api/", include("requests_app.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

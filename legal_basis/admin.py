@@ -13,9 +13,7 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from requests_app import services
-from requests_app.models import User
-
+from . import services
 from .models import LegalBasis
 
 
@@ -33,8 +31,7 @@ class LegalBasisAdmin(admin.ModelAdmin[LegalBasis]):
     def save_model(
         self, request: HttpRequest, obj: LegalBasis, form: ModelForm[LegalBasis], change: bool
     ) -> None:
-        assert isinstance(request.user, User)
-        services.save_legal_basis(obj, actor=request.user, fields=sorted(form.changed_data))
+        services.save_legal_basis(obj, actor_id=request.user.pk, fields=sorted(form.changed_data))
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # Opinions and replies point at exact versions; retire a basis with

@@ -13,8 +13,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from requests_app.models import User
-from requests_app.permissions import is_staff_member
+from accounts.models import User, is_staff_member
 
 from .models import DataCategory, Effect, LegalBasis, RequesterKind, VerificationTag
 

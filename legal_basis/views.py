@@ -11,8 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from requests_app.models import User
-from requests_app.permissions import is_staff_member
+from accounts.models import User, is_staff_member
 
 from .models import LegalBasis, VerificationTag
 

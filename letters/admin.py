@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from requests_app.models import User
+from accounts.models import User
 
 from .credentials import CredentialError, inspect_pkcs12, store_credential
 from .models import Letterhead, ReplyDocument, SigningCredential

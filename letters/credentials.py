@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from requests_app.models import User
+from accounts.models import User
 
 from .certificates import pkcs12_from_parts
 from .models import SigningCredential

@@ -1,7 +1,7 @@
 """Official letters: the letterhead, the signers' credentials and the stored
 PDF of each reply.
 
-Every file here lives in `requests_app.models.private_storage`, never under a
+Every file here lives in `common.storage.private_storage`, never under a
 served URL. Names of stored files are generated on the server.
 """
 
@@ -16,13 +16,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from requests_app.models import Reply, private_storage
+from common.storage import private_storage
+from common.storage import storage as private_storage_callable
+from requests_app.models import Reply
 
 from .validators import sniff_image_type, validate_logo
-
-
-def _private_storage() -> Any:
-    return private_storage
 
 
 def new_logo_name(instance: Letterhead, filename: str) -> str:
@@ -56,7 +54,7 @@ class Letterhead(models.Model):
     dpo_contact = models.TextField(_("contact of the data protection officer"), blank=True)
     logo = models.FileField(
         _("logo (PNG or JPEG)"),
-        storage=_private_storage,
+        storage=private_storage_callable,
         upload_to=new_logo_name,
         blank=True,
         validators=[validate_logo],
@@ -159,7 +157,7 @@ class ReplyDocument(models.Model):
     """
 
     reply = models.OneToOneField(Reply, models.PROTECT, related_name="document")
-    file = models.FileField(storage=_private_storage, upload_to=new_document_name)
+    file = models.FileField(storage=private_storage_callable, upload_to=new_document_name)
     sha256 = models.CharField(max_length=64)
     revision = models.PositiveSmallIntegerField(
         default=1,

@@ -41,14 +41,8 @@ from django.utils.translation import gettext_lazy as _
 from weasyprint.document import DocumentMetadata
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
-from requests_app.models import (
-    DisclosureRequest,
-    Reply,
-    ReplyKind,
-    Role,
-    Signature,
-    User,
-)
+from accounts.models import Role, User
+from requests_app.models import DisclosureRequest, Reply, ReplyKind, Signature
 
 from .models import Letterhead
 

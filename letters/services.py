@@ -28,7 +28,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 
-from requests_app.models import Reply, Role, Signature, private_storage
+from accounts.models import Role
+from common.storage import private_storage, track_write
+from requests_app.models import Reply, Signature
 
 from . import rendering, signing
 from .credentials import signing_passphrase
@@ -70,6 +72,7 @@ def default_timestamper() -> TimeStamper | None:
 def _store(document: ReplyDocument, pdf: bytes) -> None:
     old_name = document.file.name if document.file else ""
     document.file.save("reply.pdf", ContentFile(pdf), save=False)
+    track_write(document.file.name)
     document.sha256 = signing.sha256(pdf)
     document.save()
     if old_name and old_name != document.file.name:

@@ -19,30 +19,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.models import Role, User
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 
-from . import services
+from . import access, queries, services
+from .inputs import ChecklistData, IntakeData, ItemData, PersonData
 from .models import (
     Channel,
     ChecklistAnswer,
     DisclosureRequest,
     DispatchChannel,
     Proposal,
-    Role,
     State,
-    User,
 )
 from .permissions import can_see_content, visible_requests
+from .queries import WORK_QUEUES
 from .validation import detect_scan_type, normalise_national_number
-from .views import (
-    _detail_queryset,
-    available_actions,
-    load_content_for,
-    load_for,
-    load_step_for,
-    reply_pdf_response,
-    scan_response,
-)
+
+QUEUE_KEYS = [q.key for q in WORK_QUEUES]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -63,11 +57,11 @@ def _user(request: Request) -> User:
 
 
 def _load(request: Request, pk: int, what: str) -> DisclosureRequest:
-    return load_for(_user(request), pk, what)
+    return access.load_for(_user(request), pk, what)
 
 
 def _load_content(request: Request, pk: int, what: str) -> DisclosureRequest:
-    return load_content_for(_user(request), pk, what)
+    return access.load_content_for(_user(request), pk, what)
 
 
 # --------------------------------------------------------------------------
@@ -187,12 +181,12 @@ class IntakeSerializer(serializers.Serializer[Any]):
     follows = serializers.IntegerField(required=False, allow_null=True, default=None)
     scan = serializers.FileField(required=False, allow_null=True, default=None)
 
-    def validate_persons(self, value: Any) -> list[services.PersonData]:
+    def validate_persons(self, value: Any) -> list[PersonData]:
         if not isinstance(value, list) or len(value) > 10:
             raise serializers.ValidationError(_("A list of at most 10 persons is expected."))
         serializer = PersonSerializer(data=value, many=True)
         serializer.is_valid(raise_exception=True)
-        return [services.PersonData(**p) for p in serializer.validated_data]
+        return [PersonData(**p) for p in serializer.validated_data]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         scan = attrs.get("scan")
@@ -259,7 +253,7 @@ class DispatchSerializer(serializers.Serializer[Any]):
 
 def _represent(disclosure_request: DisclosureRequest, user: User) -> dict[str, Any]:
     data: dict[str, Any] = dict(RegisterEntrySerializer(disclosure_request).data)
-    data["actions"] = sorted(available_actions(disclosure_request, user))
+    data["actions"] = sorted(access.available_actions(disclosure_request, user))
     if can_see_content(user, disclosure_request):
         data.update(
             requester_address=disclosure_request.requester_address,
@@ -271,9 +265,7 @@ def _represent(disclosure_request: DisclosureRequest, user: User) -> dict[str, A
             flags=[asdict(f) for f in _flags(disclosure_request)],
         )
     reply = getattr(disclosure_request, "reply", None)
-    if reply is not None and (
-        can_see_content(user, disclosure_request) or user.has_role(Role.SECRETARIAT)
-    ):
+    if reply is not None and access.sees_reply(user, disclosure_request):
         data["reply"] = ReplyOutSerializer(reply).data
     return data
 
@@ -282,13 +274,13 @@ def _flags(disclosure_request: DisclosureRequest) -> list[Any]:
     found: list[Any] = services.intake_flags(disclosure_request)
     current = disclosure_request.current_opinion()
     if current is not None and disclosure_request.state == State.AWAITING_REVIEW:
-        items = [services.ItemData(i.description, i.data_category) for i in current.items.all()]
+        items = [ItemData(i.description, i.data_category) for i in current.items.all()]
         found += services.opinion_flags(disclosure_request, list(current.legal_bases.all()), items)
     return found
 
 
 def _no_role_404(user: User) -> None:
-    if not user.roles_on() or user.roles_on() == {Role.AUDITOR}:
+    if access.has_no_role(user):
         raise NotFound
 
 
@@ -315,7 +307,7 @@ def request_list(request: Request) -> Response:
         follows = None
         if d.get("follows"):
             follows = _load(request, d["follows"], "request")
-        data = services.IntakeData(
+        data = IntakeData(
             received_on=d["received_on"],
             channel=d["channel"],
             requester_kind=d["requester_kind"],
@@ -350,25 +342,57 @@ def request_list(request: Request) -> Response:
 def request_detail(request: Request, pk: int) -> Response:
     user = _user(request)
     _load(request, pk, "request")
-    disclosure_request = _detail_queryset().get(pk=pk)
-    services.record_access(disclosure_request, actor=user, what="request")
+    disclosure_request = queries.detail_queryset().get(pk=pk)
+    access.record_access(disclosure_request, actor=user, what="request")
     return Response(_represent(disclosure_request, user))
+
+
+class TaskSerializer(serializers.Serializer[Any]):
+    queue = serializers.CharField(help_text="Work queue: " + ", ".join(QUEUE_KEYS))
+    task = serializers.CharField()
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    state = serializers.CharField()
+    due_on = serializers.DateField(allow_null=True)
+    is_overdue = serializers.BooleanField()
+
+
+@extend_schema(responses=TaskSerializer(many=True), summary="What waits for me")
+@api_view(["GET"])
+def my_tasks(request: Request) -> Response:
+    """The caller's work queues, as on their home page and in their reminders."""
+    user = _user(request)
+    _no_role_404(user)
+    tasks = [
+        {
+            "queue": queue.key,
+            "task": str(queue.task),
+            "id": dr.pk,
+            "reference": dr.reference,
+            "state": dr.state,
+            "due_on": dr.due_on,
+            "is_overdue": dr.is_overdue,
+        }
+        for queue, rows in queries.work_queues(user)
+        for dr in rows
+    ]
+    return Response(TaskSerializer(tasks, many=True).data)
 
 
 @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse()})
 @api_view(["GET"])
 def request_scan(request: Request, pk: int) -> FileResponse:
-    return scan_response(_user(request), _load_content(request, pk, "scan"))
+    return access.scan_response(_user(request), _load_content(request, pk, "scan"))
 
 
 @extend_schema(responses={(200, "application/pdf"): OpenApiResponse()})
 @api_view(["GET"])
 def request_reply_pdf(request: Request, pk: int) -> FileResponse:
-    return reply_pdf_response(_user(request), _load(request, pk, "reply_pdf"))
+    return access.reply_pdf_response(_user(request), _load(request, pk, "reply_pdf"))
 
 
 def _done(disclosure_request: DisclosureRequest, user: User) -> Response:
-    fresh = _detail_queryset().get(pk=disclosure_request.pk)
+    fresh = queries.detail_queryset().get(pk=disclosure_request.pk)
     return Response(_represent(fresh, user))
 
 
@@ -377,7 +401,7 @@ def _checked(
 ) -> DisclosureRequest:
     # Checked before the payload: an unauthorised call learns nothing from
     # validation errors.
-    return load_step_for(_user(request), pk, action, steps, content=content)
+    return access.load_step_for(_user(request), pk, action, steps, content=content)
 
 
 @extend_schema(request=AssignSerializer, responses={200: OpenApiResponse()})
@@ -417,9 +441,9 @@ def opinion(request: Request, pk: int) -> Response:
         legal_bases=bases,
         proposal=d["proposal"],
         reasoning=d["reasoning"],
-        items=[services.ItemData(**i) for i in d["items"]],
+        items=[ItemData(**i) for i in d["items"]],
         checklist=[
-            services.ChecklistData(by_code[c["basis"]], c["position"], c["answer"], c["note"])
+            ChecklistData(by_code[c["basis"]], c["position"], c["answer"], c["note"])
             for c in d["checklist"]
         ],
         override_reason=d["override_reason"],
@@ -440,7 +464,7 @@ def approve(request: Request, pk: int) -> Response:
         disclosure_request,
         actor=user,
         remarks=d["remarks"],
-        amended_items=None if amended is None else [services.ItemData(**i) for i in amended],
+        amended_items=None if amended is None else [ItemData(**i) for i in amended],
         override_reason=d["override_reason"],
     )
     return _done(disclosure_request, user)

@@ -5,6 +5,7 @@ from . import api
 app_name = "api"
 
 urlpatterns = [
+    path("tasks/", api.my_tasks, name="my-tasks"),
     path("requests/", api.request_list, name="request-list"),
     path("requests/<int:pk>/", api.request_detail, name="request-detail"),
     path("requests/<int:pk>/scan/", api.request_scan, name="request-scan"),

@@ -7,4 +7,6 @@ class RequestsAppConfig(AppConfig):
     verbose_name = _("Requests to lift professional secrecy")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
+        from . import audit_objects
+
+        audit_objects.register()

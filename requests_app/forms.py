@@ -6,28 +6,22 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Role, User
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 
-from . import services
+from .inputs import ChecklistData, IntakeData, ItemData, PersonData
 from .models import (
-    OPEN_STATES,
     Channel,
     ChecklistAnswer,
-    ConcernedPerson,
-    DisclosureRequest,
     DispatchChannel,
-    Opinion,
     Proposal,
-    Reply,
-    Role,
     State,
-    User,
 )
+from .queries import CONTENT_CRITERIA
 from .validation import detect_scan_type, normalise_national_number
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -114,9 +108,9 @@ class PersonForm(forms.Form):
             raise ValidationError(gettext("The date of birth cannot be in the future."))
         return birth_date
 
-    def to_data(self) -> services.PersonData:
+    def to_data(self) -> PersonData:
         d = self.cleaned_data
-        return services.PersonData(
+        return PersonData(
             last_name=d["last_name"].strip(),
             first_names=d.get("first_names", "").strip(),
             birth_date=d.get("birth_date"),
@@ -128,9 +122,9 @@ class PersonForm(forms.Form):
 PersonFormSet = forms.formset_factory(PersonForm, extra=2, max_num=10, validate_max=True)
 
 
-def intake_data(form: IntakeForm, persons: list[services.PersonData]) -> services.IntakeData:
+def intake_data(form: IntakeForm, persons: list[PersonData]) -> IntakeData:
     d = form.cleaned_data
-    return services.IntakeData(
+    return IntakeData(
         received_on=d["received_on"],
         channel=d["channel"],
         requester_kind=d["requester_kind"],
@@ -209,11 +203,9 @@ class ItemForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def to_data(self) -> services.ItemData:
+    def to_data(self) -> ItemData:
         d = self.cleaned_data
-        return services.ItemData(
-            d["description"].strip(), d["data_category"], d["necessity"].strip()
-        )
+        return ItemData(d["description"].strip(), d["data_category"], d["necessity"].strip())
 
 
 ItemFormSet = forms.formset_factory(ItemForm, extra=3, max_num=30, validate_max=True)
@@ -314,13 +306,13 @@ class ChecklistForm(forms.Form):
             for basis, rows in self.sections
         ]
 
-    def to_data(self) -> list[services.ChecklistData]:
+    def to_data(self) -> list[ChecklistData]:
         answers = []
         for basis in self.legal_bases:
             for position in range(len(basis.checklist)):
                 prefix = f"cl-{basis.pk}-{position}"
                 answers.append(
-                    services.ChecklistData(
+                    ChecklistData(
                         basis,
                         position,
                         self.cleaned_data.get(f"{prefix}-answer", ""),
@@ -362,16 +354,7 @@ class RegisterSearchForm(forms.Form):
         help_text=_("Last name, first name or national number."),
     )
 
-    CONTENT_FIELDS = ("legal_basis", "person")
-    # The criteria that are one lookup each.
-    LOOKUPS = {
-        "requester_kind": "requester_kind",
-        "state": "state",
-        "received_from": "received_on__gte",
-        "received_to": "received_on__lte",
-        "due_from": "due_on__gte",
-        "due_to": "due_on__lte",
-    }
+    CONTENT_FIELDS = CONTENT_CRITERIA
 
     def __init__(self, *args: Any, content_search: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -393,43 +376,6 @@ class RegisterSearchForm(forms.Form):
             if cleaned.get(low) and cleaned.get(high) and cleaned[low] > cleaned[high]:
                 self.add_error(high, _("This date is before the start of the period."))
         return cleaned
-
-    def uses_content_criteria(self) -> bool:
-        return any(self.cleaned_data.get(name) for name in self.CONTENT_FIELDS)
-
-    def filter(self, queryset: QuerySet[DisclosureRequest]) -> QuerySet[DisclosureRequest]:
-        data = self.cleaned_data
-        text = data.get("q", "").strip()
-        if text:
-            queryset = queryset.filter(
-                Q(reference__icontains=text)
-                | Q(requester_name__icontains=text)
-                | Q(requester_organisation__icontains=text)
-                | Q(requester_reference__icontains=text)
-            )
-        for name, lookup in self.LOOKUPS.items():
-            if data.get(name):
-                queryset = queryset.filter(**{lookup: data[name]})
-        if data.get("overdue"):
-            queryset = queryset.filter(
-                state__in=[s.value for s in OPEN_STATES], due_on__lt=timezone.localdate()
-            )
-        code = data.get("legal_basis")
-        if code:
-            queryset = queryset.filter(
-                Exists(Opinion.objects.filter(request=OuterRef("pk"), legal_bases__code=code))
-                | Exists(Reply.objects.filter(request=OuterRef("pk"), legal_bases__code=code))
-            )
-        person = data.get("person", "").strip()
-        if person:
-            digits = "".join(c for c in person if c.isdigit())
-            match = Q(last_name__icontains=person) | Q(first_names__icontains=person)
-            if len(digits) == 11:
-                match |= Q(national_number=digits)
-            queryset = queryset.filter(
-                Exists(ConcernedPerson.objects.filter(match, request=OuterRef("pk")))
-            )
-        return queryset
 
 
 def _latest_titles() -> list[tuple[str, str]]:

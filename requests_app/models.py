@@ -1,4 +1,4 @@
-"""Disclosure requests, their opinions, decisions, replies and audit trail.
+"""Disclosure requests, their opinions, decisions and replies.
 
 The allowed moves of a request are declared once, here, with
 `@fsm.transition`. The functions in `requests_app.services` are the only
@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import django_fsm as fsm
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import LazyObject
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from accounts.models import Role, User
+from common.storage import storage as private_storage_callable
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind
 
 if TYPE_CHECKING:
@@ -33,96 +32,9 @@ if TYPE_CHECKING:
     from django_stubs_ext.db.models.manager import RelatedManager
 
 
-class PrivateStorage(LazyObject):  # type: ignore[type-arg]  # stubs only
-    """Storage for scans and letters: on disk, never under a served URL."""
-
-    def _setup(self) -> None:
-        self._wrapped = FileSystemStorage(location=settings.PRIVATE_STORAGE_ROOT, base_url=None)
-
-
-private_storage = PrivateStorage()
-
-
-def _private_storage() -> Any:
-    return private_storage
-
-
 def new_scan_name(instance: DisclosureRequest, filename: str) -> str:
     # Stored names are server-generated: the uploaded name is never used.
     return f"scans/{uuid.uuid4().hex}"
-
-
-class Role(models.TextChoices):
-    """The group names created by migration 0002."""
-
-    SECRETARIAT = "secretariat", _("Secretariat")
-    PRESIDENT = "president", _("President")
-    REFERENT = "referent", _("Referent")
-    DIRECTOR_GENERAL = "director_general", _("Director general")
-    AUDITOR = "auditor", _("Auditor")
-
-
-class User(AbstractUser):
-    class Meta:
-        verbose_name = _("user")
-
-    def roles_on(self, day: date | None = None) -> frozenset[str]:
-        """Roles held on `day`: group memberships plus acting designations."""
-        if not self.is_active or self.pk is None:
-            return frozenset()
-        day = day or timezone.localdate()
-        # Cached per instance: a web request loads its user afresh.
-        cache: dict[date, frozenset[str]] = self.__dict__.setdefault("_roles_cache", {})
-        if day not in cache:
-            groups = {g.name for g in self.groups.all()}
-            acting = set(
-                self.acting_designations.filter(starts_on__lte=day, ends_on__gte=day).values_list(
-                    "role", flat=True
-                )
-            )
-            cache[day] = frozenset((groups | acting) & set(Role.values))
-        return cache[day]
-
-    def has_role(self, role: str, day: date | None = None) -> bool:
-        return role in self.roles_on(day)
-
-    def is_acting(self, role: str, day: date | None = None) -> bool:
-        """True when the role is held only through an acting designation."""
-        return self.has_role(role, day) and not self.groups.filter(name=role).exists()
-
-
-class ActingDesignation(models.Model):
-    """A person acting as Président or DG ("faisant fonction") for a period."""
-
-    class ActingRole(models.TextChoices):
-        PRESIDENT = Role.PRESIDENT.value, Role.PRESIDENT.label
-        DIRECTOR_GENERAL = Role.DIRECTOR_GENERAL.value, Role.DIRECTOR_GENERAL.label
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, related_name="acting_designations"
-    )
-    role = models.CharField(max_length=32, choices=ActingRole.choices)
-    starts_on = models.DateField()
-    ends_on = models.DateField()
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        verbose_name = _("acting designation")
-        verbose_name_plural = _("acting designations")
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(ends_on__gte=models.F("starts_on")),
-                name="acting_designation_period_ordered",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return gettext("%(user)s acting %(role)s %(starts_on)s–%(ends_on)s") % {
-            "user": self.user,
-            "role": self.get_role_display(),
-            "starts_on": self.starts_on,
-            "ends_on": self.ends_on,
-        }
 
 
 class Channel(models.TextChoices):
@@ -251,7 +163,7 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     information_requested = models.TextField()
     requester_deadline = models.DateField(null=True, blank=True)
 
-    scan = models.FileField(storage=_private_storage, upload_to=new_scan_name, blank=True)
+    scan = models.FileField(storage=private_storage_callable, upload_to=new_scan_name, blank=True)
     scan_content_type = models.CharField(max_length=40, blank=True)
     scan_sha256 = models.CharField(max_length=64, blank=True)
 
@@ -352,6 +264,16 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
 
     def has_current_opinion(self) -> bool:
         return self.current_opinion() is not None
+
+    def is_step_of(self, transition_name: str, user: User) -> bool:
+        """Whether `user` is the one to take this step now: the transition starts
+        from the current state and its declared permission admits the user.
+
+        Conditions are left out: they say whether the step can be completed
+        (an opinion written, a letter ready), not whose step it is.
+        """
+        meta = getattr(self, transition_name)._django_fsm
+        return bool(meta.has_transition_perm(self, self.state, user))
 
     def current_opinion(self) -> Opinion | None:
         opinions = list(self.opinions.all())
@@ -779,72 +701,6 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reply} {self.capacity}"
-
-
-class AuditEventIsAppendOnly(Exception):
-    pass
-
-
-class AuditEvent(models.Model):
-    """One link of the hash-chained, append-only audit trail.
-
-    `details` holds ids, codes and hashes only: never names or free text.
-    Database triggers (migration 0003) reject UPDATE, DELETE and TRUNCATE.
-    """
-
-    seq = models.PositiveBigIntegerField(primary_key=True)
-    occurred_at = models.DateTimeField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+"
-    )
-    action = models.CharField(max_length=64)
-    object_type = models.CharField(max_length=64, blank=True)
-    object_id = models.CharField(max_length=64, blank=True)
-    from_state = models.CharField(max_length=32, blank=True)
-    to_state = models.CharField(max_length=32, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
-
-    if TYPE_CHECKING:
-        actor_id: int | None
-
-    class Meta:
-        ordering = ["seq"]
-        verbose_name = _("audit event")
-        verbose_name_plural = _("audit events")
-        indexes = [
-            models.Index(fields=["object_type", "object_id"]),
-            models.Index(fields=["actor", "occurred_at"]),
-            models.Index(fields=["action"]),
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.seq} {self.action}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AuditEventIsAppendOnly("Audit events cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AuditEventIsAppendOnly("Audit events cannot be deleted.")
-
-
-class AuditChainHead(models.Model):
-    """The single row every audit append locks, so the chain never forks."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    seq = models.PositiveBigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default="0" * 64)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")
-        ]
-
-    def __str__(self) -> str:
-        return f"head #{self.seq}"
 
 
 class DisclosureRequestUserObjectPermission(UserObjectPermissionBase):

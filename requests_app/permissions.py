@@ -16,13 +16,22 @@ from django.db.models import QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
-from .models import DisclosureRequest, Role, User
+from accounts.models import Role, User, is_staff_member
+
+from .models import DisclosureRequest
+
+__all__ = [
+    "VIEW_CONTENT",
+    "can_see_content",
+    "get_request_for_user",
+    "is_staff_member",
+    "searches_content",
+    "sees_everything",
+    "sees_register",
+    "visible_requests",
+]
 
 VIEW_CONTENT = "requests_app.view_content"
-
-
-def is_staff_member(user: User) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.roles_on())
 
 
 def sees_everything(user: User) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -25,11 +24,17 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from guardian.shortcuts import assign_perm, remove_perm
 
+from accounts.models import Role, User
+from audit import log
+from common.storage import kept_only_if_committed, track_write
 from legal_basis import flags
 from legal_basis.models import LegalBasis
 from letters import services as letters
 
-from . import audit, deadlines
+from . import deadlines
+from .audit_objects import OBJECT_TYPE
+from .errors import ActionRefused, NotAllowed
+from .inputs import ChecklistData, IntakeData, ItemData
 from .models import (
     Channel,
     ChecklistAnswer,
@@ -44,36 +49,15 @@ from .models import (
     ReplyItem,
     ReplyKind,
     Review,
-    Role,
     Signature,
     State,
-    User,
 )
-from .permissions import VIEW_CONTENT, can_see_content, visible_requests
-
-OBJECT_TYPE = "disclosure_request"
-
-
-class ActionRefused(Exception):
-    """An action that was not carried out; `message` is shown to the user."""
-
-    def __init__(self, message: str, *, cause: str, http_status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.cause = cause
-        self.http_status = http_status
-
-
-class NotAllowed(ActionRefused):
-    def __init__(self, message: str | None = None) -> None:
-        # The default is translated when raised, in the language of the request.
-        if message is None:
-            message = gettext("You are not allowed to carry out this action.")
-        super().__init__(message, cause="permission_denied", http_status=403)
-
+from .permissions import VIEW_CONTENT, visible_requests
 
 # ---------------------------------------------------------------------------
 # Plumbing shared by every use case
+
+__all__ = ["ActionRefused", "NotAllowed"]  # re-exported: callers catch them from here too
 
 
 @contextmanager
@@ -82,7 +66,8 @@ def _recording_refusals(
 ) -> Iterator[None]:
     """Record any refusal raised inside, after its transaction rolled back."""
     try:
-        yield
+        with kept_only_if_committed():
+            yield
     except ActionRefused as refusal:
         # Bad input changes nothing, the trail included; refusals of the
         # procedure (rights, state, re-authentication) are security events.
@@ -106,7 +91,7 @@ def _record_refusal(
     actor: User, action: str, disclosure_request: DisclosureRequest | None, cause: str
 ) -> None:
     with transaction.atomic():
-        audit.append(
+        log.append(
             actor_id=actor.pk,
             action="refused",
             object_type=OBJECT_TYPE if disclosure_request else "",
@@ -131,15 +116,20 @@ def _fresh(disclosure_request: DisclosureRequest) -> DisclosureRequest:
     return DisclosureRequest.objects.get(pk=disclosure_request.pk)
 
 
-def _run(
+def _transition(
     disclosure_request: DisclosureRequest,
     transition: Callable[..., None],
     *,
     actor: User,
     details: dict[str, Any] | None = None,
     **kwargs: Any,
-) -> None:
-    """Check, transition, save and audit. Call inside transaction.atomic()."""
+) -> dict[str, Any]:
+    """Check, transition and save; return the audit event for `log.append`.
+
+    The caller appends it as the last statement of its transaction, after any
+    slow work (rendering, signing): the append locks the chain head until
+    commit, and every other appender (every audited read) waits on that lock.
+    """
     name = transition.__name__
     if not fsm.can_proceed(transition):
         raise ActionRefused(
@@ -152,43 +142,34 @@ def _run(
     source = disclosure_request.state
     transition(**kwargs)
     disclosure_request.save()
-    audit.append(
-        actor_id=actor.pk,
-        action=name,
-        object_type=OBJECT_TYPE,
-        object_id=disclosure_request.pk,
-        from_state=source,
-        to_state=disclosure_request.state,
-        details={"reference": disclosure_request.reference, **(details or {})},
+    return {
+        "actor_id": actor.pk,
+        "action": name,
+        "object_type": OBJECT_TYPE,
+        "object_id": disclosure_request.pk,
+        "from_state": source,
+        "to_state": disclosure_request.state,
+        "details": {"reference": disclosure_request.reference, **(details or {})},
+    }
+
+
+def _run(
+    disclosure_request: DisclosureRequest,
+    transition: Callable[..., None],
+    *,
+    actor: User,
+    details: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Check, transition, save and audit, when nothing slow follows in the
+    transaction. Call inside transaction.atomic()."""
+    log.append(
+        **_transition(disclosure_request, transition, actor=actor, details=details, **kwargs)
     )
 
 
 # ---------------------------------------------------------------------------
 # Intake
-
-
-@dataclass
-class PersonData:
-    last_name: str
-    first_names: str = ""
-    birth_date: date | None = None
-    national_number: str = ""
-    cpas_file_number: str = ""
-
-
-@dataclass
-class IntakeData:
-    received_on: date
-    channel: str
-    requester_kind: str
-    requester_name: str
-    information_requested: str
-    requester_organisation: str = ""
-    requester_address: str = ""
-    requester_reference: str = ""
-    cited_provision: str = ""
-    requester_deadline: date | None = None
-    persons: list[PersonData] = field(default_factory=list)
 
 
 def inadmissibility_reasons(data: IntakeData) -> list[str]:
@@ -284,6 +265,8 @@ def register_request(
                 disclosure_request.scan_content_type = scan_content_type
                 disclosure_request.scan_sha256 = scan_sha256
             disclosure_request.save()
+            if disclosure_request.scan:
+                track_write(disclosure_request.scan.name)
             ConcernedPerson.objects.bulk_create(
                 ConcernedPerson(
                     request=disclosure_request,
@@ -295,13 +278,13 @@ def register_request(
                 )
                 for p in data.persons
             )
-            audit.append(
-                actor_id=actor.pk,
-                action="register_request",
-                object_type=OBJECT_TYPE,
-                object_id=disclosure_request.pk,
-                to_state=State.RECEIVED,
-                details={
+            registered: dict[str, Any] = {
+                "actor_id": actor.pk,
+                "action": "register_request",
+                "object_type": OBJECT_TYPE,
+                "object_id": disclosure_request.pk,
+                "to_state": State.RECEIVED,
+                "details": {
                     "reference": reference,
                     "channel": data.channel,
                     "requester_kind": data.requester_kind,
@@ -309,11 +292,13 @@ def register_request(
                     "scan_sha256": scan_sha256,
                     "follows": follows.pk if follows else None,
                 },
-            )
+            }
             if is_oral:
-                _run(disclosure_request, disclosure_request.close_as_oral, actor=actor)
+                outcome = _transition(
+                    disclosure_request, disclosure_request.close_as_oral, actor=actor
+                )
             elif disclosure_request.inadmissibility_reasons:
-                _run(
+                outcome = _transition(
                     disclosure_request,
                     disclosure_request.declare_inadmissible,
                     actor=actor,
@@ -321,7 +306,11 @@ def register_request(
                 )
                 _create_reply(disclosure_request, kind=ReplyKind.INADMISSIBILITY)
             else:
-                _run(disclosure_request, disclosure_request.accept_for_examination, actor=actor)
+                outcome = _transition(
+                    disclosure_request, disclosure_request.accept_for_examination, actor=actor
+                )
+            log.append(**registered)
+            log.append(**outcome)
         return disclosure_request
 
 
@@ -355,13 +344,6 @@ def assign_referent(
                 remove_perm(VIEW_CONTENT, previous, disclosure_request)
             assign_perm(VIEW_CONTENT, referent, disclosure_request)
     return disclosure_request
-
-
-@dataclass
-class ItemData:
-    description: str
-    data_category: str
-    necessity: str = ""
 
 
 def submit_opinion(
@@ -438,7 +420,7 @@ def submit_opinion(
                 )
                 for i, item in enumerate(items, start=1)
             )
-            _run(
+            submitted = _transition(
                 disclosure_request,
                 transition,
                 actor=actor,
@@ -458,6 +440,7 @@ def submit_opinion(
                     legal_bases=legal_bases,
                     items=items if proposal != Proposal.REFUSE else [],
                 )
+            log.append(**submitted)
     return opinion
 
 
@@ -498,14 +481,6 @@ def _list_separator() -> str:
     # Translators: between the problems listed in one message (French puts a
     # space before the semicolon).
     return gettext("; ")
-
-
-@dataclass
-class ChecklistData:
-    legal_basis: LegalBasis
-    position: int
-    answer: str
-    note: str = ""
 
 
 def _check_checklist(
@@ -684,7 +659,7 @@ def approve(
                 remarks=remarks,
                 override_reason=override_reason.strip() if blocking else "",
             )
-            _run(
+            approved = _transition(
                 disclosure_request,
                 disclosure_request.approve,
                 actor=actor,
@@ -703,6 +678,7 @@ def approve(
                 legal_bases=bases,
                 items=items,
             )
+            log.append(**approved)
     return review
 
 
@@ -731,7 +707,7 @@ def refuse_disclosure(
                 outcome=Review.Outcome.REFUSED,
                 remarks=remarks,
             )
-            _run(
+            refused = _transition(
                 disclosure_request,
                 disclosure_request.refuse_disclosure,
                 actor=actor,
@@ -744,6 +720,7 @@ def refuse_disclosure(
                 legal_bases=list(opinion.legal_bases.all()),
                 items=[],
             )
+            log.append(**refused)
     return review
 
 
@@ -807,8 +784,9 @@ def _create_reply(
         )
         for i, item in enumerate(items, start=1)
     )
-    # Rendered in the decision's transaction: a letter that cannot be
-    # produced must not leave a decision without its letter.
+    # Rendered in the decision's transaction, before its audit event: a letter
+    # that cannot be produced must not leave a decision without its letter,
+    # and the chain head is not locked while it renders.
     try:
         letters.create_reply_document(reply)
     except letters.LetterUnavailable as error:
@@ -915,7 +893,7 @@ def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: 
             reply = disclosure_request.reply
             capacity = reply.open_capacities_for(actor)[0]
             is_acting = actor.is_acting(capacity)
-            _run(
+            signed = _transition(
                 disclosure_request,
                 transition,
                 actor=actor,
@@ -930,7 +908,8 @@ def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: 
                 document = letters.sign_reply_document(signature)
             except letters.LetterUnavailable as error:
                 raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
-            audit.append(
+            log.append(**signed)
+            log.append(
                 actor_id=actor.pk,
                 action="sign_letter",
                 object_type=OBJECT_TYPE,
@@ -998,152 +977,7 @@ def withdraw(disclosure_request: DisclosureRequest, *, actor: User) -> Disclosur
 
 
 # ---------------------------------------------------------------------------
-# Reads and sessions worth an audit event
-
-
-def record_access(disclosure_request: DisclosureRequest, *, actor: User, what: str) -> None:
-    """A sensitive read: a request's page or API detail, a scan, a reply."""
-    with transaction.atomic():
-        audit.append(
-            actor_id=actor.pk,
-            action=f"read_{what}",
-            object_type=OBJECT_TYPE,
-            object_id=disclosure_request.pk,
-            details={
-                "reference": disclosure_request.reference,
-                "content": can_see_content(actor, disclosure_request),
-            },
-        )
-
-
-def record_refused_attempt(
-    actor: User, *, action: str, disclosure_request: DisclosureRequest
-) -> None:
-    """A step attempted by someone, or at a time, it doesn't belong to."""
-    _record_refusal(actor, action, disclosure_request, "step_not_available")
-
-
-def record_denied_read(actor: User, *, what: str, object_id: int | str) -> None:
-    with transaction.atomic():
-        audit.append(
-            actor_id=actor.pk,
-            action="refused",
-            object_type=OBJECT_TYPE,
-            object_id=object_id,
-            details={"attempted": f"read_{what}", "cause": "not_found_or_denied"},
-        )
-
-
-def record_session_event(action: str, *, actor_id: int | None) -> None:
-    with transaction.atomic():
-        audit.append(actor_id=actor_id, action=action, object_type="session")
-
-
-def record_audit_export(*, actor_id: int | None, fmt: str, events: int) -> None:
-    with transaction.atomic():
-        audit.append(
-            actor_id=actor_id,
-            action="export_audit",
-            object_type="audit_trail",
-            details={"format": fmt, "events": events},
-        )
-
-
-def record_admin_change(
-    *,
-    actor: User,
-    object_type: str,
-    object_id: int | str,
-    action: str,
-    fields: list[str],
-    roles_added: list[str] | None = None,
-    roles_removed: list[str] | None = None,
-) -> None:
-    """A change to accounts, roles, acting designations or the catalogue.
-
-    Called inside the admin's transaction: the change and its event commit
-    together. Only field names are kept, never their values.
-    """
-    details: dict[str, Any] = {"fields": [f for f in fields if f != "password"]}
-    if "password" in fields:
-        details["password_changed"] = True
-    if roles_added is not None:
-        details["roles_added"] = roles_added
-    if roles_removed is not None:
-        details["roles_removed"] = roles_removed
-    with transaction.atomic():
-        audit.append(
-            actor_id=actor.pk,
-            action=f"admin_{action}",
-            object_type=object_type,
-            object_id=object_id,
-            details=details,
-        )
-
-
-def is_cited(basis: LegalBasis) -> bool:
-    return basis.pk is not None and (
-        Opinion.legal_bases.through.objects.filter(legalbasis_id=basis.pk).exists()
-        or Reply.legal_bases.through.objects.filter(legalbasis_id=basis.pk).exists()
-    )
-
-
-def save_legal_basis(basis: LegalBasis, *, actor: User, fields: list[str]) -> LegalBasis:
-    """Save a catalogue change; a cited basis gets a new version instead.
-
-    The opinions and replies that cited the old version keep pointing at it.
-    """
-    with transaction.atomic():
-        previous_id = None
-        if basis.pk is None:
-            action = "legal_basis_create"
-            basis.save()
-        elif is_cited(basis):
-            previous_id = basis.pk
-            latest = (
-                LegalBasis.objects.select_for_update()
-                .filter(code=basis.code)
-                .order_by("-version")
-                .first()
-            )
-            assert latest is not None
-            LegalBasis.objects.filter(code=basis.code, is_current=True).update(is_current=False)
-            basis.pk = None
-            basis._state.adding = True
-            basis.version = latest.version + 1
-            basis.is_current = True
-            basis.created_at = timezone.now()
-            basis.save()
-            action = "legal_basis_new_version"
-        else:
-            action = "legal_basis_change"
-            basis.save()
-        audit.append(
-            actor_id=actor.pk,
-            action=action,
-            object_type="legal_basis",
-            object_id=basis.pk,
-            details={
-                "code": basis.code,
-                "version": basis.version,
-                "previous_id": previous_id,
-                "fields": fields,
-            },
-        )
-    return basis
-
-
-def record_audit_verification(
-    *, actor_id: int | None, ok: bool, events: int, first_broken_seq: int | None
-) -> None:
-    """An auditor ran the chain verification from the workspace."""
-    with transaction.atomic():
-        audit.append(
-            actor_id=actor_id,
-            action="verify_audit",
-            object_type="audit_trail",
-            details={"ok": ok, "events": events, "first_broken_seq": first_broken_seq},
-        )
+# Searches worth an audit event
 
 
 def record_content_search(actor: User, *, results: int) -> None:
@@ -1152,7 +986,7 @@ def record_content_search(actor: User, *, results: int) -> None:
     not recorded; the count of matches is.
     """
     with transaction.atomic():
-        audit.append(
+        log.append(
             actor_id=actor.pk,
             action="search_content",
             object_type="register",

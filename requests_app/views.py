@@ -12,19 +12,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import Role, User
 from legal_basis.models import LegalBasis
 from letters import services as letters
-from letters.models import ReplyDocument
 
-from . import services
+from . import access, queries, services
 from .forms import (
     AmendedItemFormSet,
     AssignForm,
@@ -39,15 +37,12 @@ from .forms import (
     SignForm,
     intake_data,
 )
+from .inputs import ItemData
 from .models import (
-    OPEN_STATES,
     DisclosureRequest,
     Opinion,
     Reply,
-    Review,
-    Role,
     State,
-    User,
 )
 from .permissions import (
     can_see_content,
@@ -55,70 +50,13 @@ from .permissions import (
     is_staff_member,
     searches_content,
     sees_everything,
-    visible_requests,
 )
-
-PAGE_SIZE = 50
-NOT_YOUR_STEP = gettext_lazy("This step is not (or no longer) yours for this request.")
 
 
 def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
-
-
-def load_for(user: User, pk: int, what: str) -> DisclosureRequest:
-    """The request if the user may see it; otherwise a 404, recorded as refused.
-
-    Shared by the pages and the API (which turns Http404 into a JSON 404).
-    """
-    try:
-        return get_request_for_user(user, pk)
-    except Http404:
-        services.record_denied_read(user, what=what, object_id=pk)
-        raise
-
-
-def load_content_for(user: User, pk: int, what: str) -> DisclosureRequest:
-    """As load_for, and the user may see the request's content."""
-    disclosure_request = load_for(user, pk, what)
-    if not can_see_content(user, disclosure_request):
-        services.record_denied_read(user, what=what, object_id=pk)
-        raise Http404
-    return disclosure_request
-
-
-class StepNotAvailable(services.NotAllowed):
-    """The request is visible to the user, but this step is not theirs now."""
-
-    def __init__(self, disclosure_request: DisclosureRequest) -> None:
-        super().__init__(str(NOT_YOUR_STEP))
-        self.disclosure_request = disclosure_request
-
-
-def load_step_for(
-    user: User,
-    pk: int,
-    action: str,
-    steps: set[str],
-    *,
-    content: bool = True,
-    record_refusal: bool = True,
-) -> DisclosureRequest:
-    """Load a request for one of `steps`: 404 if hidden, StepNotAvailable (403) if
-    none of the steps is the user's now, checked before any input is read.
-    """
-    disclosure_request = (
-        load_content_for(user, pk, action) if content else load_for(user, pk, action)
-    )
-    if not steps & available_actions(disclosure_request, user):
-        if record_refusal:
-            services.record_refused_attempt(
-                user, action=action, disclosure_request=disclosure_request
-            )
-        raise StepNotAvailable(disclosure_request)
-    return disclosure_request
 
 
 def step_view(
@@ -141,7 +79,7 @@ def step_view(
                 return replayed
             try:
                 disclosure_request = _step(request, pk, action, steps, content=content)
-            except StepNotAvailable as refusal:
+            except access.StepNotAvailable as refusal:
                 return _forbidden(request, refusal.disclosure_request)
             return view(request, disclosure_request)
 
@@ -154,7 +92,7 @@ def _step(
     request: HttpRequest, pk: int, action: str, steps: set[str], *, content: bool = True
 ) -> DisclosureRequest:
     # Opening a step page is not an attempt; a POST is.
-    return load_step_for(
+    return access.load_step_for(
         _user(request),
         pk,
         action,
@@ -165,11 +103,11 @@ def _step(
 
 
 def _load(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
-    return load_for(_user(request), pk, what)
+    return access.load_for(_user(request), pk, what)
 
 
 def _load_content(request: HttpRequest, pk: int, what: str) -> DisclosureRequest:
-    return load_content_for(_user(request), pk, what)
+    return access.load_content_for(_user(request), pk, what)
 
 
 SUBMISSIONS_KEPT = 50
@@ -207,125 +145,22 @@ def _refused(request: HttpRequest, refusal: services.ActionRefused) -> None:
     messages.error(request, refusal.message)
 
 
-def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[str]:
-    """The steps the user may take now; drives the buttons on the request page."""
-    actions = {t.name for t in disclosure_request.get_available_user_state_transitions(user)}
-    # Writing the opinion is what makes its submission possible.
-    if (
-        disclosure_request.state == State.AWAITING_OPINION
-        and disclosure_request.referent_id == user.pk
-    ):
-        actions.add("submit_opinion")
-    return actions
-
-
-def _overrides() -> Q:
-    return Exists(
-        Opinion.objects.filter(request=OuterRef("pk")).exclude(override_reason="")
-    ) | Exists(Review.objects.filter(request=OuterRef("pk")).exclude(override_reason=""))
-
-
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not is_staff_member(user):
         return render(request, "requests_app/no_role.html", status=403)
-    visible = visible_requests(user).select_related("referent")
-    by_due = ("due_on", "received_on", "number")
-    overdue = visible.filter(
-        state__in=[s.value for s in OPEN_STATES], due_on__lt=timezone.localdate()
-    ).order_by(*by_due)
-    to_sign = visible.filter(
-        state__in=[State.AWAITING_SIGNATURES, State.PARTIALLY_SIGNED]
-    ).order_by(*by_due)
-    sections: list[tuple[str, str, QuerySet[DisclosureRequest]]] = []
-    if user.has_role(Role.SECRETARIAT):
-        sections.append(
-            (
-                _("To dispatch"),
-                _("Signed replies to send"),
-                visible.filter(state=State.SIGNED).order_by(*by_due),
-            )
-        )
-        sections.append(
-            (
-                _("To close"),
-                _("Dispatched replies"),
-                visible.filter(state=State.DISPATCHED).order_by(*by_due),
-            )
-        )
-    if user.has_role(Role.PRESIDENT):
-        sections.append(
-            (
-                _("To assign"),
-                _("Requests waiting for a referent"),
-                visible.filter(state=State.AWAITING_ASSIGNMENT).order_by(*by_due),
-            )
-        )
-    if user.has_role(Role.DIRECTOR_GENERAL):
-        sections.append(
-            (
-                _("Legality review"),
-                _("Opinions waiting for your review"),
-                visible.filter(state=State.AWAITING_REVIEW).order_by(*by_due),
-            )
-        )
-    if user.has_role(Role.PRESIDENT) or user.has_role(Role.DIRECTOR_GENERAL):
-        sections.append((_("To sign"), _("Replies waiting for signature"), to_sign))
-        sections.append((_("Overdue"), _("Open requests past their due date"), overdue))
-    if user.has_role(Role.DIRECTOR_GENERAL):
-        sections.append(
-            (
-                _("With an override"),
-                _(
-                    "Open requests whose opinion or review overrides a blocking alert "
-                    "or an unmet condition"
-                ),
-                visible.filter(_overrides(), state__in=[s.value for s in OPEN_STATES]).order_by(
-                    *by_due
-                ),
-            )
-        )
-    if user.has_role(Role.REFERENT):
-        sections.append(
-            (
-                _("My requests"),
-                _("Open requests assigned to you, the earliest deadline first"),
-                visible.filter(referent=user, state__in=[s.value for s in OPEN_STATES]).order_by(
-                    *by_due
-                ),
-            )
-        )
-    rendered = [(title, help_text, list(qs[:PAGE_SIZE])) for title, help_text, qs in sections]
+    sections = [(s.title, s.help_text, s.rows) for s in queries.home_sections(user)]
     return render(
         request,
         "requests_app/home.html",
         {
-            "sections": rendered,
+            "sections": sections,
             "is_auditor": user.has_role(Role.AUDITOR),
             "is_secretariat": user.has_role(Role.SECRETARIAT),
-            "page_size": PAGE_SIZE,
+            "page_size": queries.PAGE_SIZE,
         },
     )
-
-
-# Sort keys offered on the register: public name -> ORDER BY, ties broken by reference.
-REGISTER_SORTS = {
-    "reference": ("year", "number"),
-    "received_on": ("received_on", "year", "number"),
-    "due_on": ("due_on", "year", "number"),
-    "state": ("state", "year", "number"),
-    "requester": ("requester_name", "year", "number"),
-}
-DEFAULT_SORT = "-reference"
-
-
-def _sort_order(sort: str) -> tuple[str, list[str]]:
-    key = sort.removeprefix("-")
-    if key not in REGISTER_SORTS:
-        sort, key = DEFAULT_SORT, DEFAULT_SORT.removeprefix("-")
-    descending = sort.startswith("-")
-    return sort, [f"-{f}" if descending else f for f in REGISTER_SORTS[key]]
 
 
 # Search criteria (a person's name or national number, a requester's name)
@@ -356,7 +191,7 @@ def register(request: HttpRequest) -> HttpResponse:
         raise Http404
     content_search = searches_content(user)
     source = request.POST if request.method == "POST" else request.GET
-    sort, order = _sort_order(source.get("sort", DEFAULT_SORT))
+    sort, order = queries.register_sort(source.get("sort", queries.DEFAULT_SORT))
     expired = False
     if request.method == "POST":
         form = RegisterSearchForm(request.POST, content_search=content_search)
@@ -392,12 +227,10 @@ def _register_page(
     error: str | None,
 ) -> HttpResponse:
     user = _user(request)
-    queryset = visible_requests(user).select_related("referent")
     valid = error is None and form.is_bound and form.is_valid()
-    if valid:
-        queryset = form.filter(queryset)
-    page = Paginator(queryset.order_by(*order), PAGE_SIZE).get_page(request.GET.get("page"))
-    if valid and form.uses_content_criteria():
+    queryset = queries.register_page_queryset(user, form.cleaned_data if valid else None, order)
+    page = Paginator(queryset, queries.PAGE_SIZE).get_page(request.GET.get("page"))
+    if valid and queries.uses_content_criteria(form.cleaned_data):
         services.record_content_search(user, results=page.paginator.count)
     failed = error is not None or (form.is_bound and not form.is_valid())
     return render(
@@ -448,7 +281,9 @@ def create(request: HttpRequest) -> HttpResponse:
             context["flags"] = services.intake_flags_for_data(data)
             scan_file = form.cleaned_data.get("scan")
             if scan_file is not None:
-                context["scan_type"] = SCAN_EXTENSIONS[form.cleaned_data["scan_content_type"]]
+                context["scan_type"] = access.SCAN_EXTENSIONS[
+                    form.cleaned_data["scan_content_type"]
+                ]
                 context["scan_size"] = scan_file.size
             context["checked"] = True
         partial = request.headers.get("X-Huisclos-Check") == "1"
@@ -498,35 +333,15 @@ def _intake_message(disclosure_request: DisclosureRequest) -> str:
     return _("Request %(reference)s recorded. It is waiting for a referent.") % ref
 
 
-def _detail_queryset() -> QuerySet[DisclosureRequest]:
-    return DisclosureRequest.objects.select_related(
-        "referent", "registered_by", "follows", "reply"
-    ).prefetch_related(
-        "persons",
-        "follow_ups",
-        Prefetch(
-            "opinions",
-            queryset=Opinion.objects.select_related("author").prefetch_related(
-                "items", "legal_bases", "checklist_answers__legal_basis"
-            ),
-        ),
-        "reviews__reviewer",
-        "reply__items",
-        "reply__legal_bases",
-        "reply__signatures__signer",
-        "reply__document",
-    )
-
-
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     _load(request, pk, "request")
-    disclosure_request = _detail_queryset().get(pk=pk)
-    services.record_access(disclosure_request, actor=user, what="request")
+    disclosure_request = queries.detail_queryset().get(pk=pk)
+    access.record_access(disclosure_request, actor=user, what="request")
     content = can_see_content(user, disclosure_request)
     reply: Reply | None = getattr(disclosure_request, "reply", None)
-    show_reply = content or (reply is not None and user.has_role(Role.SECRETARIAT))
+    show_reply = reply is not None and access.sees_reply(user, disclosure_request)
     opinions = list(disclosure_request.opinions.all()) if content else []
     flags: list[Any] = []
     if content:
@@ -547,11 +362,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "opinions": opinions,
             "reviews": list(disclosure_request.reviews.all()) if content else [],
             "reply": reply if show_reply else None,
-            "actions": available_actions(disclosure_request, user),
+            "actions": access.available_actions(disclosure_request, user),
             "sees_everything": sees_everything(user),
             "flags": flags,
             "document": document
-            if document and may_download_reply(user, disclosure_request)
+            if document and access.may_download_reply(user, disclosure_request)
             else None,
             "check": check,
         },
@@ -563,8 +378,8 @@ def summary(request: HttpRequest, pk: int) -> HttpResponse:
     """A printable summary of the whole file, for the roles that see its content."""
     user = _user(request)
     _load_content(request, pk, "summary")
-    disclosure_request = _detail_queryset().get(pk=pk)
-    services.record_access(disclosure_request, actor=user, what="summary")
+    disclosure_request = queries.detail_queryset().get(pk=pk)
+    access.record_access(disclosure_request, actor=user, what="summary")
     return render(
         request,
         "requests_app/summary.html",
@@ -578,70 +393,19 @@ def summary(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-SCAN_EXTENSIONS = {
-    "application/pdf": "pdf",
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/tiff": "tif",
-}
-
-
-def scan_response(user: User, disclosure_request: DisclosureRequest) -> FileResponse:
-    """The letter's scan as an attachment, for a user already allowed to see content."""
-    if not disclosure_request.scan:
-        raise Http404
-    services.record_access(disclosure_request, actor=user, what="scan")
-    extension = SCAN_EXTENSIONS.get(disclosure_request.scan_content_type, "bin")
-    return FileResponse(
-        disclosure_request.scan.open("rb"),
-        as_attachment=True,
-        # Translators: the name of the downloaded file.
-        filename=_("%(reference)s-letter.%(extension)s")
-        % {"reference": disclosure_request.reference, "extension": extension},
-        content_type=disclosure_request.scan_content_type or "application/octet-stream",
-    )
-
-
 @login_required
 def scan(request: HttpRequest, pk: int) -> FileResponse:
-    return scan_response(_user(request), _load_content(request, pk, "scan"))
+    return access.scan_response(_user(request), _load_content(request, pk, "scan"))
 
 
 def _forbidden(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
-    messages.error(request, NOT_YOUR_STEP)
+    messages.error(request, access.NOT_YOUR_STEP)
     return render(request, "requests_app/forbidden.html", {"dr": disclosure_request}, status=403)
-
-
-REPLY_PDF_STATES_FOR_SECRETARIAT = {State.SIGNED, State.DISPATCHED, State.CLOSED}
-
-
-def may_download_reply(user: User, disclosure_request: DisclosureRequest) -> bool:
-    """Content roles at any time; the secretariat once signed, to dispatch it."""
-    return can_see_content(user, disclosure_request) or (
-        user.has_role(Role.SECRETARIAT)
-        and disclosure_request.state in REPLY_PDF_STATES_FOR_SECRETARIAT
-    )
-
-
-def reply_pdf_response(user: User, disclosure_request: DisclosureRequest) -> FileResponse:
-    """The stored (signed) letter as an attachment; 404, recorded, for anyone else."""
-    document = ReplyDocument.objects.filter(reply__request=disclosure_request).first()
-    if document is None or not may_download_reply(user, disclosure_request):
-        services.record_denied_read(user, what="reply_pdf", object_id=disclosure_request.pk)
-        raise Http404
-    services.record_access(disclosure_request, actor=user, what="reply_pdf")
-    return FileResponse(
-        document.file.open("rb"),
-        as_attachment=True,
-        # Translators: the name of the downloaded file.
-        filename=_("%(reference)s-reply.pdf") % {"reference": disclosure_request.reference},
-        content_type="application/pdf",
-    )
 
 
 @login_required
 def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
-    return reply_pdf_response(_user(request), _load(request, pk, "reply_pdf"))
+    return access.reply_pdf_response(_user(request), _load(request, pk, "reply_pdf"))
 
 
 @login_required
@@ -744,10 +508,8 @@ def opinion(request: HttpRequest, disclosure_request: DisclosureRequest) -> Http
                     % {"reference": disclosure_request.reference},
                 )
                 return _done(request, disclosure_request)
-    current = _detail_queryset().get(pk=disclosure_request.pk)
-    item_data = [
-        services.ItemData(i["description"], i["data_category"]) for i in _items_initial(request)
-    ]
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    item_data = [ItemData(i["description"], i["data_category"]) for i in _items_initial(request)]
     proposal = request.POST.get("proposal", "")
     return render(
         request,
@@ -781,7 +543,7 @@ REVIEW_ACTIONS = {"approve", "refuse_disclosure", "return_for_revision"}
 @step_view("review", REVIEW_ACTIONS)
 def review(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     user = _user(request)
-    current = _detail_queryset().get(pk=disclosure_request.pk)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
     opinion_obj = current.current_opinion()
     assert opinion_obj is not None  # awaiting_review implies an opinion
     initial = [
@@ -802,9 +564,7 @@ def review(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpR
                 done = _("Proposal approved. The reply awaits both signatures.")
             elif decision == "amend":
                 kept = [
-                    services.ItemData(
-                        f.cleaned_data["description"], f.cleaned_data["data_category"]
-                    )
+                    ItemData(f.cleaned_data["description"], f.cleaned_data["data_category"])
                     for f in amended
                     if f.cleaned_data.get("keep")
                 ]
@@ -846,7 +606,7 @@ def review(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpR
 
 
 def _opinion_flags(disclosure_request: DisclosureRequest, opinion: Opinion) -> list[Any]:
-    items = [services.ItemData(i.description, i.data_category) for i in opinion.items.all()]
+    items = [ItemData(i.description, i.data_category) for i in opinion.items.all()]
     return services.opinion_flags(disclosure_request, list(opinion.legal_bases.all()), items)
 
 
@@ -880,7 +640,7 @@ def sign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpRes
                 },
             )
             return _done(request, disclosure_request)
-    current = _detail_queryset().get(pk=disclosure_request.pk)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
     return render(
         request,
         "requests_app/sign.html",

@@ -21,17 +21,14 @@ from django.db.backends.postgresql.operations import DatabaseOperations
 from django.utils import timezone
 from django.utils.functional import empty
 
+from accounts.models import ActingDesignation, Role, User
+from common.storage import private_storage
 from legal_basis.models import LegalBasis
 from letters import certificates
 from letters.credentials import store_credential
 from requests_app import services
-from requests_app.models import (
-    ActingDesignation,
-    DisclosureRequest,
-    Role,
-    User,
-    private_storage,
-)
+from requests_app.inputs import ChecklistData, IntakeData, ItemData, PersonData
+from requests_app.models import DisclosureRequest
 
 PASSWORD = "correct horse battery staple"
 CANARY_NAME = "CANARYNOM"
@@ -218,7 +215,7 @@ def pdf_upload(name: str = "lettre.pdf", content: bytes = PDF_BYTES) -> SimpleUp
     return SimpleUploadedFile(name, content, content_type="application/pdf")
 
 
-def intake(**overrides) -> services.IntakeData:
+def intake(**overrides) -> IntakeData:
     values: dict[str, Any] = {
         "received_on": date(2026, 11, 2),
         "channel": "post",
@@ -231,7 +228,7 @@ def intake(**overrides) -> services.IntakeData:
         "information_requested": "CANARYINFO adresse et aide perçue",
         "requester_deadline": None,
         "persons": [
-            services.PersonData(
+            PersonData(
                 last_name=CANARY_NAME,
                 first_names=CANARY_FIRST,
                 birth_date=date(1985, 1, 1),
@@ -240,7 +237,7 @@ def intake(**overrides) -> services.IntakeData:
         ],
     }
     values.update(overrides)
-    return services.IntakeData(**values)
+    return IntakeData(**values)
 
 
 def register(actor: User, **overrides) -> DisclosureRequest:
@@ -255,10 +252,10 @@ def basis(code: str) -> LegalBasis:
     return LegalBasis.objects.current().get(code=code)
 
 
-def answer_all(bases, answer: str = "met") -> list[services.ChecklistData]:
+def answer_all(bases, answer: str = "met") -> list[ChecklistData]:
     """Answer every checklist condition of `bases`."""
     return [
-        services.ChecklistData(b, position, answer, "" if answer == "met" else "Note")
+        ChecklistData(b, position, answer, "" if answer == "met" else "Note")
         for b in bases
         for position in range(len(b.checklist))
     ]
@@ -287,8 +284,8 @@ def opinion_kwargs(proposal: str = "disclose") -> dict[str, Any]:
         []
         if proposal == "refuse"
         else [
-            services.ItemData("CANARYITEM adresse actuelle", "address", "Nécessaire à l'enquête"),
-            services.ItemData("Montant du RIS", "aid", "Demandé par le juge"),
+            ItemData("CANARYITEM adresse actuelle", "address", "Nécessaire à l'enquête"),
+            ItemData("Montant du RIS", "aid", "Demandé par le juge"),
         ]
     )
     bases = [basis("ji-search-seizure")]

@@ -21,7 +21,16 @@ from django.utils import translation
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "locale" / "fr" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
-SOURCES = ["config", "legal_basis", "letters", "requests_app", "templates"]
+SOURCES = [
+    "accounts",
+    "audit",
+    "common",
+    "config",
+    "legal_basis",
+    "letters",
+    "requests_app",
+    "templates",
+]
 
 
 def msgids(po: Path) -> set[tuple[str, str]]:
@@ -103,8 +112,8 @@ def literal_text(template: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "path",
-    sorted((ROOT / "templates").rglob("*.html")),
-    ids=lambda p: str(p.relative_to(ROOT / "templates")),
+    sorted([*(ROOT / "templates").rglob("*.html"), *ROOT.glob("*/templates/**/*.html")]),
+    ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_templates_have_no_literal_text(path):
     assert literal_text(path.read_text(encoding="utf-8")) == []

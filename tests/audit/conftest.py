@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from requests_app import audit
-from requests_app.models import User
+from accounts.models import User
+from audit import log
 
 TABLE = "requests_app_auditevent"
 
@@ -32,7 +32,7 @@ def build_chain(count: int, users: list[User]) -> None:
     actions = ["register_request", "read_request", "approve", "login", "refused", "é_action"]
     for i in range(count):
         actor = None if i % 7 == 0 else users[i % len(users)].pk
-        audit.append(
+        log.append(
             actor_id=actor,
             action=actions[i % len(actions)],
             object_type="disclosure_request" if i % 3 else "session",
@@ -59,7 +59,7 @@ def checkpoint_dir(settings, tmp_path) -> Path:
 @pytest.fixture
 def signing_key(checkpoint_dir, settings) -> Path:
     key_path = Path(settings.HUISCLOS_AUDIT_SIGNING_KEY)
-    audit.generate_key(key_path, checkpoint_dir)
+    log.generate_key(key_path, checkpoint_dir)
     return key_path
 
 

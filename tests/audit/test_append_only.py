@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from requests_app import audit
+from audit import log
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "requests_app_auditevent"
@@ -28,7 +28,7 @@ def refused(sql: str) -> str:
 @pytest.fixture
 def some_events(db):
     for i in range(3):
-        audit.append(actor_id=None, action="login", object_type="session", details={"i": i})
+        log.append(actor_id=None, action="login", object_type="session", details={"i": i})
     if connection.vendor == "postgresql":
         # Fire the deferred foreign-key checks now, or TRUNCATE and ALTER
         # would fail for that reason instead of the one under test.

@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from requests_app import audit
-from requests_app.models import AuditChainHead, AuditEvent, ReferenceCounter
+from audit import log
+from audit.models import AuditChainHead, AuditEvent
+from requests_app.models import ReferenceCounter
 
 
 class Boom(Exception):
@@ -23,7 +24,7 @@ def business_write(n: int) -> None:
 
 
 def audit_write(n: int) -> None:
-    audit.append(actor_id=None, action="fault_test", object_type="group", object_id=n)
+    log.append(actor_id=None, action="fault_test", object_type="group", object_id=n)
 
 
 def state() -> tuple[int, int, int, int]:
@@ -60,7 +61,7 @@ def test_exception_leaves_neither(fail_at, order):
     with pytest.raises(Boom):
         action()
     assert state() == before
-    assert audit.verify_database(checkpoint_dir=None).ok
+    assert log.verify_database(checkpoint_dir=None).ok
 
 
 @pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_a_failing_audit_write_aborts_the_business_write(monkeypatch):
     @transaction.atomic
     def action(n: int, details: dict[str, Any]) -> None:
         business_write(n)
-        audit.append(actor_id=None, action="fault_test", details=details)
+        log.append(actor_id=None, action="fault_test", details=details)
 
     # Refused details fail closed.
     with pytest.raises(ValueError, match="must not carry"):
@@ -98,7 +99,7 @@ def test_thousand_randomised_runs():
                     raise Boom
                 if audit_first:
                     if fail_at == "inside_audit":
-                        audit.append(actor_id=None, action="fault_test", details={"text": "x"})
+                        log.append(actor_id=None, action="fault_test", details={"text": "x"})
                     audit_write(n)
                     if fail_at == "between":
                         raise Boom
@@ -108,7 +109,7 @@ def test_thousand_randomised_runs():
                     if fail_at == "between":
                         raise Boom
                     if fail_at == "inside_audit":
-                        audit.append(actor_id=None, action="fault_test", details={"text": "x"})
+                        log.append(actor_id=None, action="fault_test", details={"text": "x"})
                     audit_write(n)
                 if fail_at == "after":
                     raise Boom
@@ -118,4 +119,4 @@ def test_thousand_randomised_runs():
         groups, counters, events, _ = state()
         assert groups == counters == events == committed, (n, fail_at)
     assert committed > 100
-    assert audit.verify_database(checkpoint_dir=None).ok
+    assert log.verify_database(checkpoint_dir=None).ok

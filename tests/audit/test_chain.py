@@ -1,7 +1,7 @@
 """T-AU-1: any single-row tamper is detected, at exactly the first broken seq.
 
-The in-memory cases run `audit.verify_rows`, i.e. the same walk
-(`audit_chain.verify_tuples`) and conclusion (`audit_chain.conclude`) as
+The in-memory cases run `log.verify_rows`, i.e. the same walk
+(`chain.verify_tuples`) and conclusion (`chain.conclude`) as
 `manage.py verify_audit`, over the 1,000 rows read back from PostgreSQL.
 The SQL cases tamper with the real table (triggers switched off inside the
 test transaction, as a superuser could) and run the command itself.
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from requests_app import audit
-from requests_app.audit_chain import ROW_NAMES, canonical_text, verify_tuples
-from requests_app.models import AuditChainHead, AuditEvent
+from audit import log
+from audit.chain import ROW_NAMES, canonical_text, verify_tuples
+from audit.models import AuditChainHead, AuditEvent
 
 from .conftest import VARIED_DETAILS, build_chain, run_sql, triggers_off
 
@@ -29,7 +29,7 @@ N = 1000
 @pytest.fixture
 def chain(chain_users, checkpoint_dir) -> list[dict[str, Any]]:
     build_chain(N, chain_users)
-    return list(audit.iter_event_rows())
+    return list(log.iter_event_rows())
 
 
 SMALL = 200
@@ -70,19 +70,19 @@ def forged_after(rows: list[dict[str, Any]], index: int) -> dict[str, Any]:
         "prev_hash": rows[index]["hash"],
         "action": "forged",
     }
-    return fields | {"hash": audit.compute_hash(fields)}
+    return fields | {"hash": log.compute_hash(fields)}
 
 
 @pytest.mark.django_db
 def test_chain_reads_back_and_verifies(chain):
     assert len(chain) == N
     assert [r["seq"] for r in chain] == list(range(1, N + 1))
-    assert audit.verify_rows(chain, head=head_of(chain)) is None
+    assert log.verify_rows(chain, head=head_of(chain)) is None
     # Every row's stored hash is the reference serialisation's hash.
     for row in chain:
         fields = {k: v for k, v in row.items() if k != "hash"}
-        assert audit.compute_hash(fields) == row["hash"]
-    report = audit.verify_database(checkpoint_dir=None)
+        assert log.compute_hash(fields) == row["hash"]
+    report = log.verify_database(checkpoint_dir=None)
     assert report.ok, report.lines()
     assert report.events == N
 
@@ -101,7 +101,7 @@ def test_fast_canonical_form_equals_reference():
             "details": details,
             "prev_hash": "a" * 64,
         }
-        expected = audit.canonical_bytes(fields)
+        expected = log.canonical_bytes(fields)
         row: list[Any] = [fields[name] for name in ROW_NAMES[:-1]]
         row[8] = json.dumps(details)  # any JSON text of the details will do
         assert canonical_text(*row).encode() == expected
@@ -115,15 +115,15 @@ def test_every_column_of_every_row(chain, chain_users):
     other_user = chain_users[0].pk
     head = head_of(chain)
     # Rows adapted once; each case swaps in one tampered row (same walk).
-    adapted = [audit.as_row(row) for row in chain]
+    adapted = [log.as_row(row) for row in chain]
     detected = 0
     for index, row in enumerate(chain):
         for column in ROW_NAMES:
             rows = list(adapted)
-            rows[index] = audit.as_row(
+            rows[index] = log.as_row(
                 dict(row, **{column: tampered_value(column, row, other_user)})
             )
-            finding = audit.verify_rows(rows, head=head)
+            finding = log.verify_rows(rows, head=head)
             assert finding is not None, (index, column)
             assert finding.seq == row["seq"], (index, column, str(finding))
             detected += 1
@@ -133,33 +133,33 @@ def test_every_column_of_every_row(chain, chain_users):
 @pytest.mark.django_db
 def test_delete_duplicate_swap_insert_every_row(chain):
     head = head_of(chain)
-    dicts, chain = chain, [audit.as_row(row) for row in chain]
+    dicts, chain = chain, [log.as_row(row) for row in chain]
     for index, row in enumerate(dicts):
         seq = row["seq"]
         # Delete: the missing number is reported (the last one via the head).
-        finding = audit.verify_rows(chain[:index] + chain[index + 1 :], head=head)
+        finding = log.verify_rows(chain[:index] + chain[index + 1 :], head=head)
         assert finding is not None
         assert finding.seq == seq, ("delete", seq, str(finding))
         # Duplicate: the repeated number.
-        finding = audit.verify_rows([*chain[: index + 1], row, *chain[index + 1 :]], head=head)
+        finding = log.verify_rows([*chain[: index + 1], row, *chain[index + 1 :]], head=head)
         assert finding is not None
         assert finding.seq == seq, ("duplicate", seq, str(finding))
         # Swap with the next neighbour (the last row with the previous one).
         rows = list(chain)
         j = index + 1 if index + 1 < N else index - 1
         rows[index], rows[j] = rows[j], rows[index]
-        finding = audit.verify_rows(rows, head=head)
+        finding = log.verify_rows(rows, head=head)
         assert finding is not None
         assert finding.seq == min(seq, dicts[j]["seq"]), ("swap", seq, str(finding))
         # Insert a forged, self-consistent row right after this one: its seq
         # collides with the genuine next event (or runs past the head).
-        forged = audit.as_row(forged_after(dicts, index))
-        finding = audit.verify_rows([*chain[: index + 1], forged, *chain[index + 1 :]], head=head)
+        forged = log.as_row(forged_after(dicts, index))
+        finding = log.verify_rows([*chain[: index + 1], forged, *chain[index + 1 :]], head=head)
         assert finding is not None
         assert finding.seq == seq + 1, ("insert", seq, str(finding))
     # Inserting before the first event.
     first = dict(dicts[0], action="forged-first")
-    finding = audit.verify_rows([first, *chain], head=head)
+    finding = log.verify_rows([first, *chain], head=head)
     assert finding is not None
     assert finding.seq == 1
 
@@ -229,7 +229,7 @@ def test_sql_swap_of_neighbours(small_chain):
 @pytest.mark.django_db
 def test_sql_forged_row_past_the_head(small_chain):
     last = AuditEvent.objects.get(seq=SMALL)
-    fields = audit.event_fields(last) | {
+    fields = log.event_fields(last) | {
         "seq": SMALL + 1,
         "prev_hash": last.hash,
         "action": "forged",
@@ -249,7 +249,7 @@ def test_sql_forged_row_past_the_head(small_chain):
             last.to_state,
             json.dumps(last.details),
             last.hash,
-            audit.compute_hash(fields),
+            log.compute_hash(fields),
         ],
     )
     output = verify_command()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from requests_app import audit
-from requests_app.models import AuditChainHead, AuditEvent
+from audit import log
+from audit.models import AuditChainHead, AuditEvent
 
 from .conftest import build_chain, run_sql, triggers_off
 
@@ -33,14 +33,14 @@ def rewrite_from(seq: int) -> None:
     """The full-rewrite attack: change one event, recompute every later hash."""
     with triggers_off():
         run_sql("UPDATE requests_app_auditevent SET action = 'forged' WHERE seq = %s", [seq])
-        prev = AuditEvent.objects.get(seq=seq - 1).hash if seq > 1 else audit.GENESIS_HASH
+        prev = AuditEvent.objects.get(seq=seq - 1).hash if seq > 1 else log.GENESIS_HASH
         # Hashes are unique: park the old ones out of the way first.
         run_sql(
             "UPDATE requests_app_auditevent SET hash = 'old' || seq::text WHERE seq >= %s", [seq]
         )
         for event in AuditEvent.objects.filter(seq__gte=seq).order_by("seq"):
-            fields = audit.event_fields(event) | {"prev_hash": prev}
-            digest = audit.compute_hash(fields)
+            fields = log.event_fields(event) | {"prev_hash": prev}
+            digest = log.compute_hash(fields)
             run_sql(
                 "UPDATE requests_app_auditevent SET prev_hash = %s, hash = %s WHERE seq = %s",
                 [prev, digest, event.seq],
@@ -78,7 +78,7 @@ def test_sign_and_verify(chain_users, signing_key, checkpoint_dir):
     build_chain(5, chain_users)
     run("audit_checkpoint")
     assert run("verify_audit").strip() == "OK 35 events, 2 checkpoints"
-    status = audit.last_verification(checkpoint_dir)
+    status = log.last_verification(checkpoint_dir)
     assert status is not None
     assert status["ok"] is True
     assert status["events"] == 35
@@ -93,13 +93,13 @@ def test_full_rewrite_with_recomputed_hashes_is_caught_by_the_checkpoint(chain_u
     build_chain(20, chain_users)  # 120 events, the last 20 not yet anchored
     rewrite_from(50)
     # The chain itself is consistent again: only the checkpoint tells.
-    report = audit.verify_database(checkpoint_dir=None)
+    report = log.verify_database(checkpoint_dir=None)
     assert report.ok, report.lines()
     output = failing("verify_audit")
     assert "FIRST BROKEN SEQ 100: hash differs from the signed checkpoint" in output
     assert "after the checkpoint at seq 40" in output
     assert "first broken seq 100" in output
-    status = audit.last_verification()
+    status = log.last_verification()
     assert status is not None
     assert status["ok"] is False
     assert status["first_broken_seq"] == 100
@@ -146,9 +146,9 @@ def test_tampered_forged_and_foreign_checkpoints(
     # Signed with another key that the verifier does not trust.
     other_dir = tmp_path / "other"
     other_key = tmp_path / "other.pem"
-    audit.generate_key(other_key, other_dir)
-    audit.sign_checkpoint(
-        audit.load_private_key(other_key),
+    log.generate_key(other_key, other_dir)
+    log.sign_checkpoint(
+        log.load_private_key(other_key),
         seq=3,
         hash=AuditEvent.objects.get(seq=3).hash,
         directory=other_dir,

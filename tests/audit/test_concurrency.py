@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connections
 
-from requests_app import audit
-from requests_app.models import AuditEvent
+from audit import log
+from audit.models import AuditEvent
 
 from .conftest import run_sql
 
@@ -20,7 +20,7 @@ def _writer(number: int, barrier: threading.Barrier, errors: list[BaseException]
     try:
         barrier.wait()
         for i in range(EACH):
-            audit.append(
+            log.append(
                 actor_id=None,
                 action="concurrent_write",
                 object_type="test",
@@ -52,10 +52,10 @@ def test_twenty_writers_five_hundred_events_each():
     for n in range(WRITERS):
         assert AuditEvent.objects.filter(object_id=str(n)).count() == EACH
 
-    report = audit.verify_database(checkpoint_dir=None, workers=1)
+    report = log.verify_database(checkpoint_dir=None, workers=1)
     assert report.ok, report.lines()
     assert report.events == total
-    parallel = audit.verify_database(checkpoint_dir=None, workers=2)
+    parallel = log.verify_database(checkpoint_dir=None, workers=2)
     assert parallel.ok, parallel.lines()
     assert parallel.workers == 2
     assert parallel.events == total
@@ -64,7 +64,7 @@ def test_twenty_writers_five_hundred_events_each():
 @pytest.mark.django_db(transaction=True)
 def test_parallel_verifier_reports_the_same_first_broken_seq():
     for i in range(3000):
-        audit.append(actor_id=None, action="login", object_type="session", details={"i": i})
+        log.append(actor_id=None, action="login", object_type="session", details={"i": i})
     table = "requests_app_auditevent"
     cases = [
         (f"UPDATE {table} SET action = 'x' WHERE seq = 2200", 2200),
@@ -84,12 +84,12 @@ def test_parallel_verifier_reports_the_same_first_broken_seq():
         for sql, first_broken in cases:
             run_sql(sql)
             for workers in (1, 2):
-                report = audit.verify_database(checkpoint_dir=None, workers=workers)
+                report = log.verify_database(checkpoint_dir=None, workers=workers)
                 assert report.finding is not None, (sql, workers)
                 assert report.finding.seq == first_broken, (sql, workers, report.lines())
                 assert report.workers == workers
             run_sql(f"DELETE FROM {table}")
             run_sql(f"INSERT INTO {table} SELECT * FROM pristine")
-        assert audit.verify_database(checkpoint_dir=None, workers=2).ok
+        assert log.verify_database(checkpoint_dir=None, workers=2).ok
     finally:
         run_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")

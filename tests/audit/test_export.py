@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from requests_app import audit
-from requests_app.models import AuditEvent
+from audit import log
+from audit.models import AuditEvent
 
 from .conftest import build_chain
 
@@ -39,18 +39,18 @@ def script(
 
 @pytest.mark.parametrize("value", [*FORMULAS, "\0x"])
 def test_neutralise_cell(value):
-    assert audit.neutralise_cell(value) == "'" + value
+    assert log.neutralise_cell(value) == "'" + value
 
 
 @pytest.mark.parametrize("value", ["", "SP-2026-0001", "read_request", "{}", "42", "a=b"])
 def test_harmless_cells_are_kept(value):
-    assert audit.neutralise_cell(value) == value
+    assert log.neutralise_cell(value) == value
 
 
 @pytest.mark.django_db
 def test_csv_export_neutralises_formulas(tmp_path, checkpoint_dir):
     for value in FORMULAS:
-        audit.append(
+        log.append(
             actor_id=None,
             action=value,
             object_type=value,
@@ -63,7 +63,7 @@ def test_csv_export_neutralises_formulas(tmp_path, checkpoint_dir):
     call_command("export_audit", "--format", "csv", "--output", str(output), stderr=StringIO())
     with output.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == list(audit.CSV_HEADER)
+    assert rows[0] == list(log.CSV_HEADER)
     assert len(rows) == 1 + len(FORMULAS)
     columns = {name: i for i, name in enumerate(rows[0])}
     for row, value in zip(rows[1:], FORMULAS, strict=True):
@@ -127,7 +127,7 @@ def test_jsonl_round_trip_through_the_standalone_script(
     assert "seq 10: sequence broken" in done.stdout
 
     # The whole file rewritten with recomputed hashes: only the checkpoint tells.
-    prev = audit.GENESIS_HASH
+    prev = log.GENESIS_HASH
     rewritten = []
     for number, line in enumerate(lines, start=1):
         event = json.loads(line)
@@ -135,7 +135,7 @@ def test_jsonl_round_trip_through_the_standalone_script(
             event["action"] = "approve"
         event["prev_hash"] = prev
         event.pop("hash")
-        event["hash"] = prev = audit.compute_hash(event)
+        event["hash"] = prev = log.compute_hash(event)
         rewritten.append(json.dumps(event, ensure_ascii=False))
     bad.write_text("\n".join(rewritten) + "\n", encoding="utf-8")
     assert script(bad).returncode == 0  # consistent on its own

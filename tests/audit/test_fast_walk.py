@@ -1,9 +1,9 @@
-"""The chunked walk on PostgreSQL (`audit_chain.verify_pg_chunks`).
+"""The chunked walk on PostgreSQL (`chain.verify_pg_chunks`).
 
 It must return exactly what the reference row walk (`verify_tuples` over
 `iter_pg_rows`) returns for the same table: the same count, last hash,
 checkpoint hashes and, above all, the same first finding. The chains here
-are written by `audit.append` (the reference serialisation) with randomised
+are written by `log.append` (the reference serialisation) with randomised
 tricky values, and the chunks are made small so that events fall on chunk
 boundaries.
 """
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from requests_app import audit, audit_chain
-from requests_app.audit_chain import Segment, iter_pg_rows, verify_pg_chunks, verify_tuples
-from requests_app.models import AuditEvent
+from audit import chain, log
+from audit.chain import Segment, iter_pg_rows, verify_pg_chunks, verify_tuples
+from audit.models import AuditEvent
 
 from .conftest import TABLE, VARIED_DETAILS, run_sql, triggers_off
 
@@ -104,7 +104,7 @@ def random_details(rng: random.Random, depth: int = 0) -> dict[str, Any]:
 def build_random_chain(count: int, seed: int, users: list[Any], tricky: bool = True) -> None:
     rng = random.Random(seed)
     for i in range(count):
-        audit.append(
+        log.append(
             actor_id=rng.choice([None, *[u.pk for u in users]]),
             action=random_text(rng, 64, tricky) or "x",
             object_type=random_text(rng, 64, tricky),
@@ -127,15 +127,15 @@ def both_walks(checkpoints: dict[int, str] | None = None) -> tuple[Segment, Segm
 @pytest.fixture
 def small_chunks(monkeypatch) -> list[tuple[Any, Any]]:
     """Chunks of CHUNK events; records each range the row walk is asked for."""
-    monkeypatch.setattr(audit_chain, "CHUNK_ROWS", CHUNK)
+    monkeypatch.setattr(chain, "CHUNK_ROWS", CHUNK)
     row_walks: list[tuple[Any, Any]] = []
-    original = audit_chain.iter_pg_rows
+    original = chain.iter_pg_rows
 
     def recording(raw, table, after=None, upto=None):
         row_walks.append((after, upto))
         return original(raw, table, after, upto)
 
-    monkeypatch.setattr(audit_chain, "iter_pg_rows", recording)
+    monkeypatch.setattr(chain, "iter_pg_rows", recording)
     return row_walks
 
 
@@ -177,7 +177,7 @@ def test_escaping_path_equals_reference_without_separators(chain_users, small_ch
     rng = random.Random(8)
     specials = [c for c in TRICKY if c not in {"\x1f"}]
     for i in range(3 * CHUNK):
-        audit.append(
+        log.append(
             actor_id=None,
             action="".join(rng.choice(specials) for _ in range(3)),
             object_type="t",
@@ -289,12 +289,12 @@ def test_parallel_ranges_stitch_like_one_walk(chain_users, small_chunks):
                 table,
                 after=after,
                 upto=upto,
-                start_prev_hash=audit.GENESIS_HASH if after is None else None,
+                start_prev_hash=log.GENESIS_HASH if after is None else None,
             ),
         )
         for after, upto in ranges
     ]
-    stitched = audit_chain.stitch(segments)
+    stitched = chain.stitch(segments)
     assert stitched.finding is None
     assert stitched.count == 5 * CHUNK
     assert stitched.last_hash == AuditEvent.objects.get(seq=5 * CHUNK).hash

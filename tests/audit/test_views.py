@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from requests_app import audit
-from requests_app.models import AuditEvent
+from audit import log
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, inline_scripts
 
 CANARIES = [
@@ -152,14 +152,14 @@ def test_filters(auditor_client, requests_made, personas):
 @pytest.mark.django_db
 def test_who_accessed_a_request(auditor_client, requests_made, personas):
     first, _ = requests_made
-    audit.append(
+    log.append(
         actor_id=personas["president"].pk,
         action="read_request",
         object_type="disclosure_request",
         object_id=first.pk,
         details={"reference": first.reference, "content": True},
     )
-    audit.append(
+    log.append(
         actor_id=personas["outsider"].pk,
         action="refused",
         object_type="disclosure_request",
@@ -183,7 +183,7 @@ def test_who_accessed_a_request(auditor_client, requests_made, personas):
 def test_query_count_does_not_grow_with_page_size(auditor_client, personas):
     users = list(personas.values())
     for i in range(120):
-        audit.append(
+        log.append(
             actor_id=users[i % len(users)].pk,
             action="read_request",
             object_type="disclosure_request",
@@ -209,7 +209,7 @@ def test_verify_now_and_status(auditor_client, requests_made, checkpoint_dir):
     page = response.content.decode()
     assert "Vérification réussie" in page
     assert "Intègre" in page
-    status = json.loads((checkpoint_dir / audit.STATUS_FILE).read_text())
+    status = json.loads((checkpoint_dir / log.STATUS_FILE).read_text())
     assert status["ok"] is True
     assert status["by"].startswith("auditor")
     # The run itself is the last event of the trail.

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection, connections
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from requests_app.models import Role, User
+from accounts.models import Role, User
 from tests.conftest import PASSWORD, make_user
 
 CHROMIUM = os.environ.get("HUISCLOS_CHROMIUM", "/usr/bin/chromium")

@@ -22,8 +22,8 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import User
 from legal_basis.models import LegalBasis
-from requests_app.models import User
 from tests.conftest import Flow, checklist_post
 
 pytestmark = pytest.mark.django_db

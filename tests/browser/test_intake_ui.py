@@ -15,7 +15,8 @@ from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from requests_app.models import AuditEvent, DisclosureRequest
+from audit.models import AuditEvent
+from requests_app.models import DisclosureRequest
 from tests.conftest import Flow
 
 from .conftest import Browsing, in_thread

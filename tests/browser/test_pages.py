@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from requests_app import services
+from requests_app.inputs import PersonData
 from tests.conftest import Flow
 
 from .conftest import Browsing, in_thread
@@ -22,8 +22,8 @@ from .conftest import Browsing, in_thread
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def person(last_name: str, first_names: str, birth: date) -> services.PersonData:
-    return services.PersonData(last_name=last_name, first_names=first_names, birth_date=birth)
+def person(last_name: str, first_names: str, birth: date) -> PersonData:
+    return PersonData(last_name=last_name, first_names=first_names, birth_date=birth)
 
 
 def letters(flow: Flow) -> dict[str, str]:

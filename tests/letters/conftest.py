@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from accounts.models import User
 from letters import certificates
 from letters.credentials import store_credential
 from letters.models import Letterhead, SigningCredential
 from letters.signing import load_trust_roots
-from requests_app.models import Signature, User
+from requests_app.models import Signature
 
 SIGNING_PASSPHRASE = "test-signing-passphrase"
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from audit.models import AuditEvent
 from letters.models import ReplyDocument
 from letters.rendering import LetterRenderingError, render_html, run_limited
 from requests_app import services
-from requests_app.models import AuditEvent, Reply, State
+from requests_app.models import Reply, State
 from tests.conftest import reread
 
 MIB = 1024 * 1024

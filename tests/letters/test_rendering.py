@@ -9,12 +9,14 @@ import pytest
 from django.utils import timezone
 from pypdf import PdfReader
 
+from accounts.models import Role
 from legal_basis.models import LegalBasis
 from letters import rendering
 from letters import services as letter_services
 from letters.rendering import french_date, render_acknowledgement, render_letter
 from requests_app import services
-from requests_app.models import InadmissibilityReason, ReplyKind, Role, Signature
+from requests_app.inputs import ItemData
+from requests_app.models import InadmissibilityReason, ReplyKind, Signature
 from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS
 
 from .conftest import (
@@ -137,7 +139,7 @@ def test_acknowledgement(flow):
 def test_canary_in_a_dropped_item_never_reaches_the_letter(flow, signers, tmp_path):
     """T-PDF-4: the DG drops an opinion item; it is in no revision, no metadata."""
     dr = flow.in_review()
-    kept = services.ItemData("Montant du RIS", "aid", "Demandé par le juge")
+    kept = ItemData("Montant du RIS", "aid", "Demandé par le juge")
     services.approve(dr, actor=signers["dg"], amended_items=[kept])
     assert [i.description for i in dr.reply.items.all()] == ["Montant du RIS"]
     document = sign_in_order(dr, signers["dg"], signers["president"])

@@ -18,13 +18,13 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, NameObject
 
+from accounts.models import Role
 from letters import rendering, signing
 from letters import services as letter_services
 from letters.credentials import signing_passphrase
 from letters.models import ReplyDocument, SigningCredential
 from letters.rendering import render_letter
 from requests_app import services
-from requests_app.models import Role
 from tests.conftest import PASSWORD
 
 from .conftest import (

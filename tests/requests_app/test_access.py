@@ -53,6 +53,7 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:dispatch": ("signed", ["GET", "POST"], {"secretariat"}),
     "requests_app:close": ("dispatched", ["POST"], {"secretariat"}),
     "requests_app:withdraw": ("awaiting_opinion", ["POST"], {"secretariat", "president", "dg"}),
+    "api:my-tasks": (None, ["GET"], REGISTER),
     "api:request-list": (None, ["GET"], REGISTER),
     "api:request-detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
     "api:request-scan": ("awaiting_review", ["GET"], CONTENT),

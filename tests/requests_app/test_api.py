@@ -10,7 +10,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from requests_app.models import AuditEvent, DisclosureRequest, State
+from audit.models import AuditEvent
+from requests_app.models import DisclosureRequest, State
 from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, basis, checklist_json, reread
 
 

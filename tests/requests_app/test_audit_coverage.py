@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from legal_basis.models import LegalBasis
-from requests_app.models import AuditEvent
 from tests.conftest import (
     CANARY_FIRST,
     CANARY_NAME,

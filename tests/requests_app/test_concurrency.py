@@ -8,8 +8,9 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
+from audit.models import AuditEvent
 from requests_app import services
-from requests_app.models import AuditEvent, DisclosureRequest, State
+from requests_app.models import DisclosureRequest, State
 from tests.conftest import Flow, intake, make_user, pdf_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,8 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from requests_app import services
-from requests_app.models import AuditEvent, DisclosureRequest, State
+from requests_app.inputs import ChecklistData, PersonData
+from requests_app.models import DisclosureRequest, State
 from tests.conftest import CANARY_NAME, CANARY_NISS, PASSWORD, opinion_kwargs, reread
 from tests.requests_app.test_views import intake_post
 
@@ -48,8 +50,8 @@ def listed(client, criteria: str = "") -> list[str]:
     return [dr.reference for dr in response.context["page"].object_list]
 
 
-def person(last_name: str, national_number: str = "") -> services.PersonData:
-    return services.PersonData(
+def person(last_name: str, national_number: str = "") -> PersonData:
+    return PersonData(
         last_name=last_name,
         first_names="Marie",
         birth_date=date(1990, 5, 17),
@@ -331,7 +333,7 @@ def test_dg_home_lists_requests_carrying_an_override(client, flow, personas):
     overridden = flow.assigned()
     kwargs = opinion_kwargs()
     kwargs["checklist"] = [
-        services.ChecklistData(a.legal_basis, a.position, "not_met", "Non rempli")
+        ChecklistData(a.legal_basis, a.position, "not_met", "Non rempli")
         for a in kwargs["checklist"]
     ]
     services.submit_opinion(

@@ -8,11 +8,13 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from requests_app import services
-from requests_app.models import AuditEvent, State
+from requests_app.inputs import ChecklistData, ItemData
+from requests_app.models import State
 from tests.conftest import PASSWORD, answer_all, basis, checklist_post, reread
 
-POLICE_ITEMS = [services.ItemData("Adresse", "address", "Demandée par la police")]
+POLICE_ITEMS = [ItemData("Adresse", "address", "Demandée par la police")]
 
 
 def police_opinion(**overrides):
@@ -53,7 +55,7 @@ def test_unmet_condition_needs_a_note(flow, personas):
     dr = flow.assigned()
     bases = [basis("ji-search-seizure")]
     answers = answer_all(bases)
-    answers[0] = services.ChecklistData(bases[0], 0, "not_met", "")
+    answers[0] = ChecklistData(bases[0], 0, "not_met", "")
 
     with pytest.raises(services.ActionRefused, match="une note"):
         services.submit_opinion(
@@ -80,7 +82,7 @@ def test_disclosure_despite_an_unmet_condition_needs_an_override(flow, personas)
     dr = flow.assigned()
     bases = [basis("ji-search-seizure")]
     answers = answer_all(bases)
-    answers[0] = services.ChecklistData(bases[0], 0, "not_met", "Pas d'ordonnance jointe")
+    answers[0] = ChecklistData(bases[0], 0, "not_met", "Pas d'ordonnance jointe")
 
     with pytest.raises(services.ActionRefused, match="dérogation motivée"):
         services.submit_opinion(
@@ -89,7 +91,7 @@ def test_disclosure_despite_an_unmet_condition_needs_an_override(flow, personas)
             legal_bases=bases,
             proposal="disclose",
             reasoning="x",
-            items=[services.ItemData("Adresse", "address", "x")],
+            items=[ItemData("Adresse", "address", "x")],
             checklist=answers,
         )
 

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from requests_app.models import User
+from accounts.models import User
 
 
 def count_queries(client, url: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from requests_app.models import AuditEvent
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, make_user
 
 
@@ -31,7 +31,7 @@ def test_role_change_in_the_admin_is_recorded_without_values(client, personas):
     admin = make_user("admin", is_staff=True, is_superuser=True)
     target = personas["referent"]
     client.force_login(admin)
-    url = reverse("admin:requests_app_user_change", args=[target.pk])
+    url = reverse("admin:accounts_user_change", args=[target.pk])
     form = client.get(url).context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None and k != "password"}
     data["groups"] = [

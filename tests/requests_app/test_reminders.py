@@ -9,7 +9,7 @@ from typing import Any
 from django.core import mail
 from django.core.management import call_command
 
-from requests_app.models import User
+from accounts.models import User
 from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS
 
 CANARIES = [CANARY_NAME, CANARY_FIRST, CANARY_NISS, "CANARYINFO", "CANARYJUGE", "CANARYRUE"]

@@ -9,8 +9,10 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import ActingDesignation, Role
+from audit.models import AuditEvent
 from requests_app import services
-from requests_app.models import ActingDesignation, AuditEvent, Role, Signature, State
+from requests_app.models import Signature, State
 from tests.conftest import PASSWORD, make_user, opinion_kwargs, reread
 
 

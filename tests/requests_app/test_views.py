@@ -12,8 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from audit.models import AuditEvent
 from legal_basis.models import LegalBasis
-from requests_app.models import AuditEvent, DisclosureRequest, State
+from requests_app.models import DisclosureRequest, State
 from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, checklist_post, reread
 
 

@@ -8,8 +8,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from requests_app import services
-from requests_app.models import AuditEvent, DisclosureRequest, Opinion, Reply, State
+from requests_app.inputs import ItemData, PersonData
+from requests_app.models import DisclosureRequest, Opinion, Reply, State
 from requests_app.permissions import visible_requests
 from tests.conftest import PASSWORD, intake, opinion_kwargs, pdf_upload, reread
 
@@ -191,11 +193,11 @@ def test_oral_request_is_recorded_and_closed_at_once(flow):
         ({"cited_provision": "   "}, ["no_legal_provision"]),
         ({"persons": []}, ["person_not_identified"]),
         (
-            {"persons": [services.PersonData(last_name="Dupont", first_names="Jean")]},
+            {"persons": [PersonData(last_name="Dupont", first_names="Jean")]},
             ["person_not_identified"],
         ),
         (
-            {"persons": [services.PersonData(last_name="Dupont", birth_date=date(1980, 1, 1))]},
+            {"persons": [PersonData(last_name="Dupont", birth_date=date(1980, 1, 1))]},
             ["person_not_identified"],
         ),
         (
@@ -218,8 +220,8 @@ def test_written_request_missing_identification_or_provision_is_inadmissible(
 @pytest.mark.parametrize(
     "person",
     [
-        services.PersonData("Dupont", "Jean", birth_date=date(1980, 1, 1)),
-        services.PersonData("Dupont", "Jean", national_number="85010100115"),
+        PersonData("Dupont", "Jean", birth_date=date(1980, 1, 1)),
+        PersonData("Dupont", "Jean", national_number="85010100115"),
     ],
 )
 def test_precisely_identified_written_request_awaits_assignment(flow, person):
@@ -277,7 +279,7 @@ def test_amended_approval_keeps_only_the_items_the_dg_kept(flow, personas):
     services.approve(
         dr,
         actor=personas["dg"],
-        amended_items=[services.ItemData("Montant du RIS", "aid")],
+        amended_items=[ItemData("Montant du RIS", "aid")],
     )
 
     reply = reread(dr).reply

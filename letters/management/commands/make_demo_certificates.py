@@ -20,10 +20,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
+from accounts.models import Role, User
 from letters import certificates
 from letters.credentials import signing_passphrase, store_credential
 from letters.models import Letterhead
-from requests_app.models import Role, User
 
 
 class Command(BaseCommand):

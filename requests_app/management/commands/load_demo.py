@@ -14,9 +14,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from accounts.models import ActingDesignation, Role, User
 from legal_basis.models import LegalBasis
 from requests_app import services
-from requests_app.models import ActingDesignation, DisclosureRequest, Role, User
+from requests_app.inputs import ChecklistData, IntakeData, ItemData, PersonData
+from requests_app.models import DisclosureRequest
 
 DEMO_PASSWORD = "huisclos-demo-2026"
 
@@ -86,10 +88,10 @@ class Command(BaseCommand):
         sec, pres, dg = users["secretariat"], users["president"], users["dg"]
         ref = users["referent"]
 
-        def person(last: str, first: str, born: date) -> services.PersonData:
-            return services.PersonData(last_name=last, first_names=first, birth_date=born)
+        def person(last: str, first: str, born: date) -> PersonData:
+            return PersonData(last_name=last, first_names=first, birth_date=born)
 
-        def intake(**kw: Any) -> services.IntakeData:
+        def intake(**kw: Any) -> IntakeData:
             values: dict[str, Any] = {
                 "received_on": today - timedelta(days=10),
                 "channel": "post",
@@ -104,7 +106,7 @@ class Command(BaseCommand):
                 "persons": [person("Dupont", "Jean Marie", date(1979, 3, 14))],
             }
             values.update(kw)
-            return services.IntakeData(**values)
+            return IntakeData(**values)
 
         def register(**kw: Any) -> DisclosureRequest:
             data = intake(**kw)
@@ -116,9 +118,9 @@ class Command(BaseCommand):
         ji = LegalBasis.objects.current().get(code="ji-search-seizure")
         police = LegalBasis.objects.current().get(code="police-request")
 
-        def answers(basis: LegalBasis, answer: str, note: str) -> list[services.ChecklistData]:
+        def answers(basis: LegalBasis, answer: str, note: str) -> list[ChecklistData]:
             return [
-                services.ChecklistData(basis, position, answer, note)
+                ChecklistData(basis, position, answer, note)
                 for position in range(len(basis.checklist))
             ]
 
@@ -161,8 +163,8 @@ class Command(BaseCommand):
             reasoning="Ordonnance du juge d'instruction dans le cadre d'une instruction. "
             "Seules l'adresse et la période d'aide sont nécessaires.",
             items=[
-                services.ItemData("Adresse connue du CPAS", "address", "Localiser la personne"),
-                services.ItemData("Période d'aide (2025-2026)", "aid", "Objet de l'instruction"),
+                ItemData("Adresse connue du CPAS", "address", "Localiser la personne"),
+                ItemData("Période d'aide (2025-2026)", "aid", "Objet de l'instruction"),
             ],
             checklist=answers(ji, "met", "Vérifié sur l'ordonnance jointe."),
         )
@@ -197,9 +199,7 @@ class Command(BaseCommand):
             legal_bases=[ji],
             proposal="disclose",
             reasoning="Ordonnance de saisie du juge d'instruction.",
-            items=[
-                services.ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance")
-            ],
+            items=[ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance")],
             checklist=answers(ji, "met", "Vérifié sur l'ordonnance jointe."),
         )
         services.approve(dr, actor=dg)

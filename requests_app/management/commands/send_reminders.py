@@ -10,10 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.management.base import BaseCommand
-from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 
-from requests_app.reminders import tasks_by_user
+from requests_app.queries import tasks_by_user
 
 
 class Command(BaseCommand):
@@ -25,23 +24,27 @@ class Command(BaseCommand):
         for user, tasks in tasks_by_user().items():
             if not user.email:
                 continue
-            late = sum(1 for t in tasks if t.is_late)
+            late = sum(1 for _, dr in tasks if dr.is_overdue)
             body_lines = [
                 gettext("Hello,"),
                 "",
                 gettext("The following requests are waiting for action from you:"),
                 "",
             ]
-            for task in tasks:
-                values = {"reference": task.reference, "task": task.what, "due_on": task.due_on}
-                if task.due_on:
+            for queue, dr in tasks:
+                values = {
+                    "reference": dr.reference,
+                    "task": queue.task,
+                    "due_on": dr.due_on.strftime("%d/%m/%Y") if dr.due_on else "",
+                }
+                if dr.due_on:
                     line = gettext("- %(reference)s: %(task)s, due %(due_on)s") % values
                 else:
                     line = gettext("- %(reference)s: %(task)s") % values
-                if task.is_late:
+                if dr.is_overdue:
                     line += gettext(" – OVERDUE")
                 body_lines.append(line)
-                body_lines.append(f"  {base_url}{reverse('requests_app:detail', args=[task.pk])}")
+                body_lines.append(f"  {base_url}{dr.get_absolute_url()}")
             body_lines += ["", "Huis clos"]
             subject = ngettext(
                 "Huis clos: %(count)d request waiting",

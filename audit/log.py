@@ -12,13 +12,15 @@ whitespace, non-ASCII characters kept as they are:
 lowercase hex SHA-256 of those bytes. The first event's `prev_hash` is 64
 zeros.
 
-Only `requests_app.services` calls `append`.
+`append` is the one way into the trail. The services of each app call it (or
+one of the `record_*` helpers below) as the last statement of their
+transaction: the head row it locks serialises every appender until commit.
 
 Besides the chain, this module holds what the auditor's tools share:
 `verify_database` (the checks of `manage.py verify_audit` and of the
 "Vérifier maintenant" button), signed checkpoints of the head kept outside
 the database, the status file of the last verification, and the JSONL and
-CSV exports. The walk itself is `audit_chain.verify_tuples`.
+CSV exports. The walk itself is `audit.chain.verify_tuples`.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .audit_chain import (
+from .chain import (
     GENESIS_HASH,
     ROW_NAMES,
     Finding,
@@ -81,6 +83,9 @@ __all__ = [
     "verify_database",
     "verify_rows",
 ]
+
+SESSION_OBJECT = "session"
+TRAIL_OBJECT = "audit_trail"
 
 # Detail values are ids, codes, counts, dates and hashes; keys that would
 # carry free text or names are refused outright.
@@ -690,3 +695,69 @@ def export_lines(fmt: str, upto: int) -> Iterator[str]:
     if fmt == "csv":
         return csv_lines(upto)
     raise ValueError(f"unknown export format {fmt!r}")
+
+
+# ---------------------------------------------------------------------------
+# Events any app records the same way
+
+
+def record_session_event(
+    action: str, *, actor_id: int | None, details: dict[str, Any] | None = None
+) -> None:
+    with transaction.atomic():
+        append(actor_id=actor_id, action=action, object_type=SESSION_OBJECT, details=details)
+
+
+def record_audit_export(*, actor_id: int | None, fmt: str, events: int) -> None:
+    with transaction.atomic():
+        append(
+            actor_id=actor_id,
+            action="export_audit",
+            object_type=TRAIL_OBJECT,
+            details={"format": fmt, "events": events},
+        )
+
+
+def record_audit_verification(
+    *, actor_id: int | None, ok: bool, events: int, first_broken_seq: int | None
+) -> None:
+    """An auditor ran the chain verification from the workspace."""
+    with transaction.atomic():
+        append(
+            actor_id=actor_id,
+            action="verify_audit",
+            object_type=TRAIL_OBJECT,
+            details={"ok": ok, "events": events, "first_broken_seq": first_broken_seq},
+        )
+
+
+def record_admin_change(
+    *,
+    actor_id: int | None,
+    object_type: str,
+    object_id: int | str,
+    action: str,
+    fields: list[str],
+    roles_added: list[str] | None = None,
+    roles_removed: list[str] | None = None,
+) -> None:
+    """A change made in the administration (accounts, roles, settings, letters).
+
+    Called inside the admin's transaction: the change and its event commit
+    together. Only field names are kept, never their values.
+    """
+    details: dict[str, Any] = {"fields": [f for f in fields if f != "password"]}
+    if "password" in fields:
+        details["password_changed"] = True
+    if roles_added is not None:
+        details["roles_added"] = roles_added
+    if roles_removed is not None:
+        details["roles_removed"] = roles_removed
+    with transaction.atomic():
+        append(
+            actor_id=actor_id,
+            action=f"admin_{action}",
+            object_type=object_type,
+            object_id=object_id,
+            details=details,
+        )

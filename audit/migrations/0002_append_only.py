@@ -1,5 +1,8 @@
 """The audit table is append-only in the database, not only in Python.
 
+(The table and function names predate the audit app and are kept: the grants
+in docs/audit.md name them.)
+
 PostgreSQL: a row trigger rejects UPDATE and DELETE, a statement trigger
 rejects TRUNCATE. SQLite (the demo default): RAISE(ABORT) triggers reject
 UPDATE and DELETE (SQLite has no TRUNCATE; DELETE without WHERE is covered).
@@ -65,6 +68,6 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("requests_app", "0002_roles")]
+    dependencies = [("audit", "0001_initial")]
 
     operations = [migrations.RunPython(install, uninstall)]

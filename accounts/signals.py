@@ -1,6 +1,6 @@
 """Session events for the audit trail.
 
-The receivers only hand over to `services`, which writes the event.
+The receivers only hand over to `accounts.services`, which writes the event.
 """
 
 from typing import Any

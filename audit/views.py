@@ -17,6 +17,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, Min, QuerySet
@@ -28,10 +29,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import audit, services
-from .models import AuditEvent, DisclosureRequest, Role, User
+from . import log, objects
+from .models import AuditEvent
 
+# The requests are the objects the workspace looks up by reference; the app
+# that owns them registers how (audit.objects).
 REQUEST_OBJECT = "disclosure_request"
+AUDITOR_ROLE = "auditor"
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 EXPORT_FORMATS = {
@@ -46,8 +50,10 @@ def auditor_only(view: View) -> View:
     @wraps(view)
     @login_required
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = request.user
-        if not isinstance(user, User) or not user.has_role(Role.AUDITOR):
+        # The user model's role check (accounts.User.has_role), reached through
+        # the configured model so that the trail imports no other app.
+        has_role = getattr(request.user, "has_role", None)
+        if has_role is None or not has_role(AUDITOR_ROLE):
             raise Http404
         return view(request, *args, **kwargs)
 
@@ -98,7 +104,7 @@ def _in_period(events: QuerySet[AuditEvent], data: dict[str, Any]) -> QuerySet[A
 
 def _request_events(events: QuerySet[AuditEvent], reference: str) -> QuerySet[AuditEvent]:
     """Events about the request with this reference (by id; by reference if gone)."""
-    pk = DisclosureRequest.objects.filter(reference=reference).values_list("pk", flat=True).first()
+    pk = objects.id_for_reference(REQUEST_OBJECT, reference)
     if pk is not None:
         return events.filter(object_type=REQUEST_OBJECT, object_id=str(pk))
     return events.filter(object_type=REQUEST_OBJECT, details__reference=reference)
@@ -125,11 +131,7 @@ def _rows(page: Page[Any]) -> list[dict[str, Any]]:
         and e.object_id.isdigit()
         and not (isinstance(e.details, dict) and e.details.get("reference"))
     }
-    references = dict(
-        DisclosureRequest.objects.filter(pk__in=[int(pk) for pk in missing]).values_list(
-            "pk", "reference"
-        )
-    )
+    references = objects.references_for_ids(REQUEST_OBJECT, [int(pk) for pk in missing])
     rows = []
     for event in events:
         details = (
@@ -219,7 +221,12 @@ def user_activity(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.none()
     if form.is_valid():
         data = form.cleaned_data
-        subject = User.objects.filter(username=data["utilisateur"]).only("pk", "username").first()
+        subject = (
+            get_user_model()
+            .objects.filter(username=data["utilisateur"])
+            .only("pk", "username")
+            .first()
+        )
         if subject is not None:
             events = _in_period(AuditEvent.objects.filter(actor=subject), data)
     context = {"form": form, "subject": subject, **_listing(request, events)}
@@ -229,17 +236,17 @@ def user_activity(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @auditor_only
 def verification(request: HttpRequest) -> HttpResponse:
-    directory = audit.checkpoint_directory()
+    directory = log.checkpoint_directory()
     if request.method == "POST":
-        report = audit.verify_database(checkpoint_dir=directory, workers=1)
-        services.record_audit_verification(
+        report = log.verify_database(checkpoint_dir=directory, workers=1)
+        log.record_audit_verification(
             actor_id=request.user.pk,
             ok=report.ok,
             events=report.events,
             first_broken_seq=report.finding.seq if report.finding else None,
         )
         try:
-            audit.record_verification(
+            log.record_verification(
                 report,
                 by=gettext("%(username)s (Verify now)")
                 % {"username": request.user.get_username()},
@@ -254,11 +261,11 @@ def verification(request: HttpRequest) -> HttpResponse:
         else:
             messages.error(request, gettext("The verification found a problem: see below."))
         return redirect("audit:verification")
-    checkpoints, problems = audit.read_checkpoints(directory)
+    checkpoints, problems = log.read_checkpoints(directory)
     latest = max(checkpoints, key=lambda c: (c.seq, c.created_at), default=None)
-    head_seq, _ = audit.current_head()
+    head_seq, _ = log.current_head()
     context = {
-        "status": audit.last_verification(directory),
+        "status": log.last_verification(directory),
         "checkpoint_count": len(checkpoints),
         "latest": latest,
         "checkpoint_problems": problems,
@@ -273,10 +280,10 @@ def export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if fmt not in EXPORT_FORMATS:
         raise Http404
     content_type, extension = EXPORT_FORMATS[fmt]
-    upto = audit.export_head()
+    upto = log.export_head()
     count = AuditEvent.objects.filter(seq__lte=upto).count()
     # Recorded before the download starts: a stream cannot be audited after.
-    services.record_audit_export(actor_id=request.user.pk, fmt=fmt, events=count)
-    response = StreamingHttpResponse(audit.export_lines(fmt, upto), content_type=content_type)
+    log.record_audit_export(actor_id=request.user.pk, fmt=fmt, events=count)
+    response = StreamingHttpResponse(log.export_lines(fmt, upto), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="huisclos-audit-{upto}.{extension}"'
     return response

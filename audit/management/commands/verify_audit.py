@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from requests_app import audit
+from audit import log
 
 
 class Command(BaseCommand):
@@ -44,15 +44,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        directory = options["checkpoint_dir"] or audit.checkpoint_directory()
-        report = audit.verify_database(
+        directory = options["checkpoint_dir"] or log.checkpoint_directory()
+        report = log.verify_database(
             checkpoint_dir=directory,
             public_keys=options["public_keys"],
             workers=options["workers"],
         )
         if not options["no_status"]:
             try:
-                audit.record_verification(report, by="manage.py verify_audit", directory=directory)
+                log.record_verification(report, by="manage.py verify_audit", directory=directory)
             except OSError as error:
                 self.stderr.write(f"warning: could not record the outcome: {error}")
         if report.ok:

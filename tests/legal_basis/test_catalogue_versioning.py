@@ -8,16 +8,16 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils.html import escape
 
+from audit.models import AuditEvent
+from legal_basis import services
 from legal_basis.models import LegalBasis
-from requests_app import services
-from requests_app.models import AuditEvent
 from tests.conftest import make_user, reread
 
 
 def edit(basis: LegalBasis, actor, **changes) -> LegalBasis:
     for field, value in changes.items():
         setattr(basis, field, value)
-    return services.save_legal_basis(basis, actor=actor, fields=sorted(changes))
+    return services.save_legal_basis(basis, actor_id=actor.pk, fields=sorted(changes))
 
 
 def test_editing_a_cited_basis_creates_a_new_version(flow, personas):

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from requests_app import audit, services
+from audit import log
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         fmt = options["format"]
-        upto = audit.export_head()
+        upto = log.export_head()
         count = 0
         newline = "" if fmt == "csv" else "\n"
         target = (
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             else None
         )
         try:
-            for line in audit.export_lines(fmt, upto):
+            for line in log.export_lines(fmt, upto):
                 if target is not None:
                     target.write(line)
                 else:
@@ -45,6 +45,6 @@ class Command(BaseCommand):
             if target is not None:
                 target.close()
         events = count - 1 if fmt == "csv" else count
-        services.record_audit_export(actor_id=None, fmt=fmt, events=events)
+        log.record_audit_export(actor_id=None, fmt=fmt, events=events)
         if options["output"]:
             self.stderr.write(f"exported {events} events to {options['output']}")

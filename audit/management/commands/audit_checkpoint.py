@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from requests_app import audit
+from audit import log
 
 
 class Command(BaseCommand):
@@ -45,13 +45,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        key_path = options["key"] or audit.signing_key_path()
-        directory = options["checkpoint_dir"] or audit.checkpoint_directory()
+        key_path = options["key"] or log.signing_key_path()
+        directory = options["checkpoint_dir"] or log.checkpoint_directory()
         if key_path is None:
             raise CommandError("Set HUISCLOS_AUDIT_SIGNING_KEY (or pass --key) to a PEM file.")
         if options["generate_key"]:
             try:
-                fingerprint, public_path = audit.generate_key(key_path, directory)
+                fingerprint, public_path = log.generate_key(key_path, directory)
             except FileExistsError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(f"private key: {key_path} (mode 0600)")
@@ -59,14 +59,14 @@ class Command(BaseCommand):
             self.stdout.write(f"fingerprint: {fingerprint}")
             return
         try:
-            private_key = audit.load_private_key(key_path)
+            private_key = log.load_private_key(key_path)
         except (OSError, ValueError) as error:
             raise CommandError(f"cannot read the signing key {key_path}: {error}") from None
 
         if options["no_verify"]:
-            seq, digest = audit.current_head()
+            seq, digest = log.current_head()
         else:
-            report = audit.verify_database(checkpoint_dir=directory)
+            report = log.verify_database(checkpoint_dir=directory)
             if not report.ok:
                 for line in report.lines():
                     self.stderr.write(line)
@@ -75,10 +75,10 @@ class Command(BaseCommand):
         if seq == 0:
             self.stdout.write("the audit trail is empty: nothing to sign")
             return
-        latest = audit.latest_checkpoint(directory)
+        latest = log.latest_checkpoint(directory)
         unchanged = latest is not None and (latest.seq, latest.hash) == (seq, digest)
         if unchanged and latest is not None and not options["force"]:
             self.stdout.write(f"head unchanged since {latest.path.name}: nothing to sign")
             return
-        path = audit.sign_checkpoint(private_key, seq=seq, hash=digest, directory=directory)
+        path = log.sign_checkpoint(private_key, seq=seq, hash=digest, directory=directory)
         self.stdout.write(f"signed seq {seq} {digest} -> {path}")

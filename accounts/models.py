@@ -1,0 +1,95 @@
+"""People and their roles: the user model, the roles held through groups, and
+acting designations ("faisant fonction") by date range.
+
+Every other app asks `User.roles_on` / `has_role`; nobody reads group names
+directly.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """The group names created by the accounts migration 0002."""
+
+    SECRETARIAT = "secretariat", _("Secretariat")
+    PRESIDENT = "president", _("President")
+    REFERENT = "referent", _("Referent")
+    DIRECTOR_GENERAL = "director_general", _("Director general")
+    AUDITOR = "auditor", _("Auditor")
+
+
+class User(AbstractUser):
+    class Meta:
+        verbose_name = _("user")
+
+    def roles_on(self, day: date | None = None) -> frozenset[str]:
+        """Roles held on `day`: group memberships plus acting designations."""
+        if not self.is_active or self.pk is None:
+            return frozenset()
+        day = day or timezone.localdate()
+        # Cached per instance: a web request loads its user afresh.
+        cache: dict[date, frozenset[str]] = self.__dict__.setdefault("_roles_cache", {})
+        if day not in cache:
+            groups = {g.name for g in self.groups.all()}
+            acting = set(
+                self.acting_designations.filter(starts_on__lte=day, ends_on__gte=day).values_list(
+                    "role", flat=True
+                )
+            )
+            cache[day] = frozenset((groups | acting) & set(Role.values))
+        return cache[day]
+
+    def has_role(self, role: str, day: date | None = None) -> bool:
+        return role in self.roles_on(day)
+
+    def is_acting(self, role: str, day: date | None = None) -> bool:
+        """True when the role is held only through an acting designation."""
+        return self.has_role(role, day) and not self.groups.filter(name=role).exists()
+
+
+class ActingDesignation(models.Model):
+    """A person acting as Président or DG ("faisant fonction") for a period."""
+
+    class ActingRole(models.TextChoices):
+        PRESIDENT = Role.PRESIDENT.value, Role.PRESIDENT.label
+        DIRECTOR_GENERAL = Role.DIRECTOR_GENERAL.value, Role.DIRECTOR_GENERAL.label
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="acting_designations"
+    )
+    role = models.CharField(max_length=32, choices=ActingRole.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("acting designation")
+        verbose_name_plural = _("acting designations")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="acting_designation_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("%(user)s acting %(role)s %(starts_on)s–%(ends_on)s") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "starts_on": self.starts_on,
+            "ends_on": self.ends_on,
+        }
+
+
+def is_staff_member(user: User) -> bool:
+    """Holds at least one role today (an account with no role sees nothing)."""
+    return bool(user.is_authenticated and user.is_active and user.roles_on())
