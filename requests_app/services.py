@@ -330,7 +330,7 @@ def assign_referent(
             )
         with transaction.atomic():
             previous = disclosure_request.referent
-            _run(
+            assigned = _transition(
                 disclosure_request,
                 disclosure_request.assign_referent,
                 actor=actor,
@@ -343,6 +343,7 @@ def assign_referent(
             if previous is not None and previous.pk != referent.pk:
                 remove_perm(VIEW_CONTENT, previous, disclosure_request)
             assign_perm(VIEW_CONTENT, referent, disclosure_request)
+            log.append(**assigned)
     return disclosure_request
 
 

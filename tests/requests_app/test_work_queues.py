@@ -16,6 +16,7 @@ from requests_app import services
 from requests_app.queries import WORK_QUEUES
 from tests.conftest import PASSWORD, opinion_kwargs, register
 from tests.requests_app.test_api import api_for
+from tests.requests_app.test_workflow import STATES
 
 Task = tuple[str, str]  # (queue key, reference)
 
@@ -31,19 +32,6 @@ def seed(flow, personas, acting_dg) -> dict[str, str]:
     seeded["inadmissible"] = flow.inadmissible().reference
     return seeded
 
-
-STATES = [
-    "awaiting_assignment",
-    "awaiting_opinion",
-    "awaiting_review",
-    "awaiting_signatures",
-    "partially_signed",
-    "signed",
-    "dispatched",
-    "closed",
-    "withdrawn",
-    "closed_oral",
-]
 
 # Written from the procedure (circular, section 3), not from the code: who has
 # the next step on each seeded request.
