@@ -478,6 +478,11 @@ def _cic46bis1_flags(bases: list[LegalBasis]) -> list[Flag]:
     ]
 
 
+# Requesters who are themselves bound by professional secrecy: that alone
+# does not make a shared secret (circular of 2022, section 3).
+SECRECY_BOUND_REQUESTERS = frozenset({"health_professional", "other_cpas", "lawyer"})
+
+
 def opinion_flags(
     *,
     requester_kind: str,

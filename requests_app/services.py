@@ -544,11 +544,6 @@ def intake_flags_for_data(data: IntakeData) -> list[flags.Flag]:
 PERSON_NOT_IDENTIFIED = InadmissibilityReason.PERSON_NOT_IDENTIFIED.value
 
 
-# Requesters who are themselves bound by professional secrecy: that alone
-# does not make a shared secret (circular of 2022, section 3).
-SECRECY_BOUND_REQUESTERS = frozenset({"health_professional", "other_cpas", "lawyer"})
-
-
 def opinion_flags(
     disclosure_request: DisclosureRequest,
     legal_bases: Sequence[LegalBasis],
@@ -561,7 +556,9 @@ def opinion_flags(
         today=timezone.localdate(),
         legal_bases=list(legal_bases),
         items=[(i.description, i.data_category) for i in items],
-        requester_bound_by_secrecy=(disclosure_request.requester_kind in SECRECY_BOUND_REQUESTERS),
+        requester_bound_by_secrecy=(
+            disclosure_request.requester_kind in flags.SECRECY_BOUND_REQUESTERS
+        ),
     )
 
 

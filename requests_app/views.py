@@ -187,7 +187,7 @@ def _keep_search(request: HttpRequest, criteria: dict[str, str]) -> str:
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    if not is_staff_member(user) or user.roles_on() == {Role.AUDITOR}:
+    if access.has_no_role(user):
         raise Http404
     content_search = searches_content(user)
     source = request.POST if request.method == "POST" else request.GET
