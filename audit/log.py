@@ -33,7 +33,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -140,29 +140,57 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event; the caller's transaction commits it or nobody does."""
-    details = details or {}
-    _check_details(details)
-    with transaction.atomic():
+    (event,) = append_many(
+        [
+            {
+                "actor_id": actor_id,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "from_state": from_state,
+                "to_state": to_state,
+                "details": details,
+            }
+        ]
+    )
+    return event
+
+
+def append_many(events: Sequence[Mapping[str, Any]]) -> list[AuditEvent]:
+    """Append events in this order, under one lock of the chain head.
+
+    Each mapping takes `append`'s keyword arguments. Call it as the last
+    statement of the caller's transaction: the head stays locked until that
+    transaction ends, so what runs between the lock and the commit is only
+    these inserts and the head's update. No savepoint: a failed append fails
+    the caller's transaction, which is what must happen.
+    """
+    for fields in events:
+        _check_details(fields.get("details") or {})
+    with transaction.atomic(savepoint=False):
         # Locking the head row, not the table, serialises appenders.
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        event = AuditEvent(
-            seq=head.seq + 1,
-            occurred_at=timezone.now(),
-            actor_id=actor_id,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            from_state=from_state,
-            to_state=to_state,
-            details=details,
-            prev_hash=head.hash,
-        )
-        event.hash = compute_hash(event_fields(event))
-        event.save(force_insert=True)
-        head.seq = event.seq
-        head.hash = event.hash
+        appended = []
+        for fields in events:
+            event = AuditEvent(
+                seq=head.seq + 1,
+                occurred_at=timezone.now(),
+                actor_id=fields.get("actor_id"),
+                action=fields["action"],
+                object_type=fields.get("object_type", ""),
+                object_id=str(fields.get("object_id", "")),
+                from_state=fields.get("from_state", ""),
+                to_state=fields.get("to_state", ""),
+                details=fields.get("details") or {},
+                prev_hash=head.hash,
+            )
+            event.hash = compute_hash(event_fields(event))
+            event.save(force_insert=True)
+            head.seq = event.seq
+            head.hash = event.hash
+            appended.append(event)
         head.save(update_fields=["seq", "hash"])
-    return event
+    return appended
 
 
 # ---------------------------------------------------------------------------

@@ -309,8 +309,7 @@ def register_request(
                 outcome = _transition(
                     disclosure_request, disclosure_request.accept_for_examination, actor=actor
                 )
-            log.append(**registered)
-            log.append(**outcome)
+            log.append_many([registered, outcome])
         return disclosure_request
 
 
@@ -906,20 +905,24 @@ def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: 
                 document = letters.sign_reply_document(signature)
             except letters.LetterUnavailable as error:
                 raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
-            log.append(**signed)
-            log.append(
-                actor_id=actor.pk,
-                action="sign_letter",
-                object_type=OBJECT_TYPE,
-                object_id=disclosure_request.pk,
-                details={
-                    "reference": disclosure_request.reference,
-                    "signature_id": signature.pk,
-                    "field": letters.FIELD_FOR_CAPACITY[capacity],
-                    "pdf_sha256": document.sha256,
-                    "pdf_revision": document.revision,
-                    "final": transition.__name__ == "sign_second",
-                },
+            log.append_many(
+                [
+                    signed,
+                    {
+                        "actor_id": actor.pk,
+                        "action": "sign_letter",
+                        "object_type": OBJECT_TYPE,
+                        "object_id": disclosure_request.pk,
+                        "details": {
+                            "reference": disclosure_request.reference,
+                            "signature_id": signature.pk,
+                            "field": letters.FIELD_FOR_CAPACITY[capacity],
+                            "pdf_sha256": document.sha256,
+                            "pdf_revision": document.revision,
+                            "final": transition.__name__ == "sign_second",
+                        },
+                    },
+                ]
             )
     return signature
 

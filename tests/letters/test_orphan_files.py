@@ -28,14 +28,14 @@ def stored_files() -> set[str]:
 def fail_on(action: str, monkeypatch) -> None:
     """Make the audit append of `action` fail: the last statement of the use case,
     so everything before it (the letter included) has been written."""
-    real_append = log.append
+    real_append_many = log.append_many
 
-    def append(**kwargs):
-        if kwargs["action"] == action:
+    def append_many(events):
+        if any(event["action"] == action for event in events):
             raise RuntimeError("disk full")
-        return real_append(**kwargs)
+        return real_append_many(events)
 
-    monkeypatch.setattr(log, "append", append)
+    monkeypatch.setattr(log, "append_many", append_many)
 
 
 @pytest.mark.django_db(transaction=True)
