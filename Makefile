@@ -100,22 +100,27 @@ checks: setup postgres lint
 	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) manage.py check
 	DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) manage.py makemigrations --check --dry-run
 
-# The fast loop: every check and every test but the browser ones, in parallel.
-# The test databases are kept between runs while the migrations and the catalogue
-# fixture are unchanged (their hash names a stamp under var/); otherwise rebuilt.
-TEST_DB_STAMP = var/.test-db-$(shell cat */migrations/*.py fixtures/*.json 2>/dev/null | sha256sum | cut -c1-16)
-PYTEST := DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) -m pytest
+# The fast loop: every check and every test but the browser ones, in parallel:
+# one test database per xdist worker, and worksteal keeps every core busy to the
+# end. The test databases are kept between runs while the migrations, the
+# catalogue fixture and the database URL are unchanged (their hash names a stamp
+# under var/); otherwise rebuilt. Each session empties them and builds the test
+# world again (tests/conftest.py), so a failed run leaves nothing behind; an
+# interrupted one (exit status above 1) drops the stamp.
+TEST_DB_STAMP = var/.test-db-$(shell (echo $(PG_URL); cat */migrations/*.py fixtures/*.json) 2>/dev/null | sha256sum | cut -c1-16)
+PYTEST := DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) -m pytest -n auto --dist worksteal
+KEEP_TEST_DB = status=$$?; rm -f var/.test-db-*; [ $$status -le 1 ] && touch $(TEST_DB_STAMP); exit $$status
 
 check: checks
 	@mkdir -p var
 	@if [ -f $(TEST_DB_STAMP) ]; then db=--reuse-db; else db=--create-db; fi; \
-	$(PYTEST) -m "not browser" -n auto $$db; status=$$?; \
-	rm -f var/.test-db-*; [ $$status -le 1 ] && touch $(TEST_DB_STAMP); exit $$status
+	$(PYTEST) -m "not browser" $$db; $(KEEP_TEST_DB)
 
 # The full gate (.ci/run): every check and every test, browser included, on
-# freshly created test databases.
+# freshly created test databases (which `make check` then reuses).
 test: checks
-	$(PYTEST) -n auto --create-db
+	@mkdir -p var
+	$(PYTEST) --create-db; $(KEEP_TEST_DB)
 
 demo: setup
 	@mkdir -p var

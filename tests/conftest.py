@@ -3,6 +3,11 @@
 One user per role, plus an acting DG, a second referent and an outsider with
 no role. Requests in each state are built through the services, never by
 setting the state directly.
+
+The personas but the acting DG belong to the world: committed once per
+session with the reference data, and built again after each transactional
+test's flush (see "The world" below). Outside tests/letters/, WeasyPrint
+renders one letter and one stamp per session (see "Letters" below).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.signals import got_request_exception
 from django.db.backends.postgresql.operations import DatabaseOperations
+from django.test import override_settings
 from django.utils import timezone
 from django.utils.functional import empty
+from pytest_django.plugin import blocking_manager_key
 
 from accounts.models import ActingDesignation, Role, User
 from common.storage import private_storage
 from legal_basis.models import LegalBasis
-from letters import certificates
+from letters import certificates, rendering
 from letters.credentials import store_credential
 from requests_app import services
 from requests_app.inputs import ChecklistData, IntakeData, ItemData, PersonData
@@ -59,6 +66,8 @@ def _sql_flush_bypassing_audit_triggers(self, style, tables, **kwargs):
     # Transactional tests end with a TRUNCATE of every table, which the
     # audit table's trigger rightly refuses. The test database is owned by a
     # superuser, who may switch ordinary triggers off for that flush only.
+    global _flushed
+    _flushed = True
     statements = _original_sql_flush(self, style, tables, **kwargs)
     if not statements:
         return statements
@@ -72,12 +81,6 @@ def _sql_flush_bypassing_audit_triggers(self, style, tables, **kwargs):
 DatabaseOperations.sql_flush = _sql_flush_bypassing_audit_triggers  # type: ignore[method-assign]
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
-
-
 def restore_reference_data() -> None:
     """Roles and the catalogue, which a transactional test's flush wipes."""
     from django.apps import apps
@@ -87,28 +90,133 @@ def restore_reference_data() -> None:
     call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
 
 
-@pytest.fixture(autouse=True)
-def _reference_data_for_transactional_tests(request):
-    # Transactional tests start from a flushed database (content types and
-    # permissions come back through post_migrate; roles and catalogue don't).
-    marker = request.node.get_closest_marker("django_db")
-    transactional = bool(marker and marker.kwargs.get("transaction"))
-    if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
-        request.getfixturevalue("transactional_db")
-        restore_reference_data()
+# ---------------------------------------------------------------------------
+# The world: the reference data and one persona per role, built once per
+# session (per xdist worker), committed in the test database, and built again
+# after each flush. Tests run in a transaction on top of it (or, when
+# transactional, are followed by a flush and a rebuild), so every test starts
+# from the same world. Fixtures hand out fresh instances (roles are cached on
+# the instance), read again by primary key.
+
+WORLD: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "secretariat": ((Role.SECRETARIAT,), {"first_name": "Sam", "last_name": "Secr"}),
+    "president": ((Role.PRESIDENT,), {}),
+    "dg": ((Role.DIRECTOR_GENERAL,), {}),
+    "referent": ((Role.REFERENT,), {}),
+    "other_referent": ((Role.REFERENT,), {}),
+    "auditor": ((Role.AUDITOR,), {}),
+    "outsider": ((), {}),
+}
+_world_pks: dict[str, int] = {}
+_flushed = False
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SIGNING_PASSPHRASE = "test-signing-passphrase"
+
+
+def build_world() -> None:
+    """Reference data and personas, committed; the database must hold neither."""
+    global _flushed
+    restore_reference_data()
+    with override_settings(
+        PASSWORD_HASHERS=FAST_HASHERS, HUISCLOS_SIGNING_PASSPHRASE=SIGNING_PASSPHRASE
+    ):
+        for username, (roles, extra) in WORLD.items():
+            _world_pks[username] = make_user(username, *roles, **extra).pk
+    _flushed = False
+
+
+def persona(username: str) -> User:
+    """A fresh instance of a persona of the world."""
+    return User.objects.get(pk=_world_pks[username])
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        # A reused test database holds whatever the last run left (a flushed
+        # database, or more if it was interrupted): start from an empty one.
+        call_command("flush", interactive=False, verbosity=0)
+        build_world()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    # A transactional test ends with a flush (in its fixtures' teardown, so
+    # after anything a fixture could do): put the world back before the next
+    # test, whatever its kind (xdist's worksteal mixes the kinds' order).
+    # After the session's last test (nextitem is None), the session fixtures
+    # have been torn down with it and the test database is gone: nothing to rebuild.
+    try:
+        return (yield)
+    finally:
+        if _flushed and nextitem is not None:
+            with item.config.stash[blocking_manager_key].unblock():
+                build_world()
 
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings, tmp_path):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    settings.HUISCLOS_SIGNING_PASSPHRASE = "test-signing-passphrase"
+    settings.HUISCLOS_SIGNING_PASSPHRASE = SIGNING_PASSPHRASE
     # Letters signed with the test CA validate as trusted on request pages.
     ca_pem = tmp_path / "test-ca.pem"
     ca_pem.write_bytes(_TEST_CA.certificate_pem)
     settings.HUISCLOS_SIGNING_TRUST_ROOTS = [str(ca_pem)]
     # The lazy storage reads PRIVATE_STORAGE_ROOT again on first use.
     private_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject reset
+
+
+# ---------------------------------------------------------------------------
+# Letters: outside tests/letters/, the letter is not what a test is about. The
+# services still build each letter's HTML, prepare the PDF's two signature
+# fields and sign it with pyHanko for real, but WeasyPrint runs once per
+# session: every letter is one real PDF/A of our style sheet with the two
+# signature rectangles, and every visible signature one real stamp. Tests
+# about the letter's content or layout (tests/letters/, or marked
+# `real_letters`) keep the real renderer.
+
+_real_render_html = rendering.render_html
+_STAND_IN_LETTER_HTML = (
+    '<!DOCTYPE html><html lang="fr-BE"><head>'
+    f'<link rel="stylesheet" href="{rendering.ASSET_PREFIX}letter.css"></head><body>'
+    "<p>Lettre de substitution des tests.</p>"
+    '<div class="closing"><div class="signatures">'
+    + "".join(
+        f'<div class="signature"><div class="sig-box" id="{anchor}">'
+        f'<span class="sig-box-end" id="{anchor}-end"></span></div></div>'
+        for anchor in rendering.SIGNATURE_ANCHORS.values()
+    )
+    + "</div></div></body></html>"
+)
+_STAND_IN_STAMP_HTML = (
+    '<!DOCTYPE html><html lang="fr-BE"><head>'
+    f'<link rel="stylesheet" href="{rendering.ASSET_PREFIX}stamp.css"></head><body>'
+    '<div class="stamp"><div class="title">Signature de substitution des tests</div></div>'
+    "</body></html>"
+)
+_stand_ins: dict[str | None, bytes] = {}
+
+
+def _render_html_once(
+    html: str,
+    *,
+    reference: str = "",
+    fetcher: rendering.LetterFetcher | None = None,
+    pdf_variant: str | None = rendering.PDF_VARIANT,
+) -> bytes:
+    """render_html's stand-in: the same real PDF for every letter (PDF/A) and
+    every stamp (pdf_variant None), each rendered on first use."""
+    if pdf_variant not in _stand_ins:
+        stand_in = _STAND_IN_STAMP_HTML if pdf_variant is None else _STAND_IN_LETTER_HTML
+        _stand_ins[pdf_variant] = _real_render_html(stand_in, pdf_variant=pdf_variant)
+    return _stand_ins[pdf_variant]
+
+
+@pytest.fixture(autouse=True)
+def _letters_rendered_once(request, monkeypatch):
+    if request.node.get_closest_marker("real_letters") is None:
+        monkeypatch.setattr(rendering, "render_html", _render_html_once)
 
 
 @pytest.fixture(autouse=True)
@@ -150,37 +258,37 @@ def make_user(username: str, *roles: str, **extra) -> User:
 
 @pytest.fixture
 def secretariat(db) -> User:
-    return make_user("secretariat", Role.SECRETARIAT, first_name="Sam", last_name="Secr")
+    return persona("secretariat")
 
 
 @pytest.fixture
 def president(db) -> User:
-    return make_user("president", Role.PRESIDENT)
+    return persona("president")
 
 
 @pytest.fixture
 def dg(db) -> User:
-    return make_user("dg", Role.DIRECTOR_GENERAL)
+    return persona("dg")
 
 
 @pytest.fixture
 def referent(db) -> User:
-    return make_user("referent", Role.REFERENT)
+    return persona("referent")
 
 
 @pytest.fixture
 def other_referent(db) -> User:
-    return make_user("other_referent", Role.REFERENT)
+    return persona("other_referent")
 
 
 @pytest.fixture
 def auditor(db) -> User:
-    return make_user("auditor", Role.AUDITOR)
+    return persona("auditor")
 
 
 @pytest.fixture
 def outsider(db) -> User:
-    return make_user("outsider")
+    return persona("outsider")
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from django.db import connection, connections
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from accounts.models import Role, User
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, SIGNING_ROLES, give_credential
+from tests.conftest import persona as world_persona
 
 CHROMIUM = os.environ.get("HUISCLOS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -96,13 +97,20 @@ def in_thread[T](work: Callable[[], T]) -> T:
 def people(transactional_db: None) -> dict[str, User]:
     """One persona per role, committed so that the live server sees them.
 
-    The roles and the catalogue are put back after each flush by the
-    project-wide `_reference_data_for_transactional_tests` fixture.
+    They are the world's personas (tests/conftest.py), named for the pages
+    and the screenshots; the signers get a certificate in their new name.
+    The flush after the test and the rebuild of the world undo it.
     """
-    return {
-        key: make_user(key, role, first_name=first, last_name=last)
-        for key, (role, first, last) in PERSONAS.items()
-    }
+    people = {}
+    for key, (role, first, last) in PERSONAS.items():
+        user = world_persona(key)
+        assert list(user.groups.values_list("name", flat=True)) == [role], key
+        user.first_name, user.last_name = first, last
+        user.save(update_fields=["first_name", "last_name"])
+        if role in SIGNING_ROLES:
+            give_credential(user)
+        people[key] = user
+    return people
 
 
 @dataclass

@@ -88,6 +88,8 @@ def letter(tmp_path: Path) -> Path:
     return path
 
 
+# The one end-to-end path: the letter rendered for real, in the live server.
+@pytest.mark.real_letters
 def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     # The secretariat registers the letter, with its scan.
     secretariat = ui.as_(people["secretariat"])

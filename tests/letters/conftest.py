@@ -44,6 +44,12 @@ def pki(tmp_path_factory) -> Pki:
     return Pki(ca, tsa, path)
 
 
+@pytest.fixture
+def _letters_rendered_once():
+    """The letters are what these tests are about: the real renderer, always
+    (overrides the project-wide stand-in of tests/conftest.py)."""
+
+
 @pytest.fixture(autouse=True)
 def _letters_settings(settings, pki):
     settings.HUISCLOS_SIGNING_PASSPHRASE = SIGNING_PASSPHRASE

@@ -14,6 +14,7 @@ from django.core.management import call_command
 
 from audit import log
 from audit.models import AuditEvent
+from letters import services as letter_services
 from letters.models import ReplyDocument
 from requests_app import services
 from requests_app.models import DisclosureRequest, Reply, State
@@ -46,14 +47,14 @@ def test_an_approval_rolled_back_after_its_letter_was_written_leaves_no_file(
     before = stored_files()
     events = AuditEvent.objects.count()
     written = []
-    real_store = services.letters.create_reply_document
+    real_store = letter_services.create_reply_document
 
     def spy(reply):
         document = real_store(reply)
         written.append(document.file.name)
         return document
 
-    monkeypatch.setattr(services.letters, "create_reply_document", spy)
+    monkeypatch.setattr(letter_services, "create_reply_document", spy)
     fail_on("approve", monkeypatch)
 
     with pytest.raises(RuntimeError):
@@ -123,7 +124,7 @@ def sweep(*args: str) -> str:
 def test_sweep_lists_orphans_by_default_and_removes_them_only_with_delete(flow):
     dr = flow.signed()
     root = Path(settings.PRIVATE_STORAGE_ROOT)
-    kept = {reread(dr).scan.name, ReplyDocument.objects.get(reply__request=dr).file.name}
+    kept = {str(reread(dr).scan.name), str(ReplyDocument.objects.get(reply__request=dr).file.name)}
     (root / "replies").mkdir(parents=True, exist_ok=True)
     (root / "replies" / "orphan.pdf").write_bytes(b"%PDF-1.7 orphan")
     (root / "scans" / "young").write_bytes(b"just written")
@@ -155,7 +156,7 @@ def test_sweep_min_age_zero_takes_fresh_orphans_too(flow):
 
     assert "removed scans/fresh" in out
     assert "1 orphan file(s) removed" in out
-    assert reread(dr).scan.name in stored_files()
+    assert str(reread(dr).scan.name) in stored_files()
 
 
 def test_sweep_with_no_storage_directory_finds_nothing(db):

@@ -10,6 +10,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditChainHead
+from letters import services as letter_services
 from requests_app import services
 from tests.conftest import PASSWORD, Flow, reread
 
@@ -37,13 +38,13 @@ def head_is_free() -> bool:
 def probing(monkeypatch, name: str) -> list[bool]:
     """Wrap letters.services.<name> so it records whether the head is free while it runs."""
     seen: list[bool] = []
-    real = getattr(services.letters, name)
+    real = getattr(letter_services, name)
 
     def wrapped(*args, **kwargs):
         seen.append(head_is_free())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services.letters, name, wrapped)
+    monkeypatch.setattr(letter_services, name, wrapped)
     return seen
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 from audit.models import AuditEvent
 from requests_app import services
 from requests_app.models import DisclosureRequest, State
-from tests.conftest import Flow, intake, make_user, pdf_upload
+from tests.conftest import Flow, intake, pdf_upload, persona
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 20
@@ -45,12 +45,8 @@ def run_together(work: Callable[[int], object]) -> tuple[list[object], list[Base
 
 @pytest.fixture
 def tx_personas(transactional_db):
-    return {
-        "secretariat": make_user("secretariat", "secretariat"),
-        "president": make_user("president", "president"),
-        "dg": make_user("dg", "director_general"),
-        "referent": make_user("referent", "referent"),
-    }
+    # The world's personas, committed like the rest of the world.
+    return {name: persona(name) for name in ("secretariat", "president", "dg", "referent")}
 
 
 def transition_events(dr: DisclosureRequest, action: str) -> int:

@@ -96,7 +96,7 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
     "sign_reply": {"awaiting_signatures": {"president", "dg"}, "partially_signed": {"president"}},
     "record_dispatch": {"signed": {"secretariat"}},
     "close": {"dispatched": {"secretariat"}},
-    "withdraw": {state: {"secretariat", "president", "dg"} for state in OPEN},
+    "withdraw": {state: {"secretariat", "president", "dg"} for state in sorted(OPEN)},
 }
 EXPECTED_TARGET = {
     "assign_referent": "awaiting_opinion",

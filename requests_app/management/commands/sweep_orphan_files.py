@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -32,7 +32,7 @@ def referenced_names() -> set[str]:
         for model_field in model._meta.get_fields():
             if not isinstance(model_field, models.FileField):
                 continue
-            if model_field.storage is not private_storage:
+            if cast(object, model_field.storage) is not private_storage:
                 continue
             names.update(
                 model._default_manager.exclude(**{model_field.name: ""})
