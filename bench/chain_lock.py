@@ -823,7 +823,15 @@ def report(out: Outcome) -> bool:
         f"(+{len(out.holds) - committed} rolled back), inserting {events} events; "
         f"chain head advanced by {out.head_advance}"
     )
-    hold_p99 = percentile([h[2] for h in out.holds], 99) * 1000
+    # The target's scenario: the appends made while the ten signatures run (the
+    # signers' and the reads'). Setup (while the signer processes boot) and the
+    # control are reported above, not judged.
+    during = {"sign_reply (signer processes)", "reads (during signing)"}
+    hold_p99 = percentile([h[2] for h in out.holds if h[0] in during], 99) * 1000
+    all_p99 = percentile([h[2] for h in out.holds], 99) * 1000
+    control_p99 = (
+        percentile([h[2] for h in out.holds if h[0] == "reads (CPU-only control)"], 99) * 1000
+    )
 
     all_signed = out.signed_ok == n * rounds and out.warm_ok == n
     print("targets:")
@@ -834,8 +842,10 @@ def report(out: Outcome) -> bool:
         + (f"; floor on this machine {control_ratio:.1f}" if out.under_control else "")
     )
     print(
-        f"  chain-head lock hold p99 <= {HOLD_TARGET_MS:.0f} ms: {hold_p99:.1f} ms  "
-        f"{'PASS' if hold_p99 <= HOLD_TARGET_MS else 'FAIL'}"
+        f"  chain-head lock hold p99 <= {HOLD_TARGET_MS:.0f} ms, appends while the signatures "
+        f"run: {hold_p99:.1f} ms  {'PASS' if hold_p99 <= HOLD_TARGET_MS else 'FAIL'} "
+        f"(every append of the run: {all_p99:.1f} ms; the reader's own appends under the "
+        f"CPU-only control, with no other appender: {control_p99:.1f} ms)"
     )
     print(
         f"  signatures: {out.signed_ok}/{n * rounds} measured and {out.warm_ok}/{n} warm-up "
