@@ -653,6 +653,23 @@ def measure(out: Outcome, signers: Signers, *, idle_reads: int, control_rounds: 
             out.bad_reads += 1
         return started, ended - started, probe.waited, cpu
 
+    def read_until_done(
+        name: str, released: float
+    ) -> tuple[list[dict[str, Any]], list[Read], float]:
+        """Read in a loop until every signer reports; the reads started before
+        the last one ended form the round's window."""
+        reads: list[Read] = []
+        results: list[dict[str, Any]] = []
+        while len(results) < n:
+            if time.monotonic() - released > TIMEOUT:
+                sys.exit(f"{name}: still running after {TIMEOUT:.0f} s")
+            reads.append(read())
+            while (message := signers.message(block=False)) is not None:
+                results.append(message[2])
+        out.holds += probe.take()
+        window_end = max(r["end"] for r in results)
+        return results, [r for r in reads if r[0] < window_end], window_end
+
     probe.label = "reads (warm-up)"
     for _ in range(READ_WARMUP):
         read()
@@ -665,17 +682,7 @@ def measure(out: Outcome, signers: Signers, *, idle_reads: int, control_rounds: 
         out.idle += [read() for _ in range(chunk)]
         probe.label = "reads (during signing)"
         released = signers.arm(round_no, round_pks[(round_no - 1) * n : round_no * n], president)
-        reads: list[Read] = []
-        results: list[dict[str, Any]] = []
-        while len(results) < n:
-            if time.monotonic() - released > TIMEOUT:
-                sys.exit(f"round {round_no}: signatures still running after {TIMEOUT:.0f} s")
-            reads.append(read())
-            while (message := signers.message(block=False)) is not None:
-                results.append(message[2])
-        out.holds += probe.take()
-        window_end = max(r["end"] for r in results)
-        window = [r for r in reads if r[0] < window_end]
+        results, window, window_end = read_until_done(f"round {round_no}", released)
         out.under_signing += window
         ok = out.signed(results)
         out.signed_ok += ok
@@ -697,17 +704,7 @@ def measure(out: Outcome, signers: Signers, *, idle_reads: int, control_rounds: 
         time.sleep(IDLE_SETTLE)
         probe.label = "reads (CPU-only control)"
         released = signers.arm(-round_no, [None] * n, president, spin=out.control_cpu)
-        reads = []
-        results = []
-        while len(results) < n:
-            if time.monotonic() - released > TIMEOUT:
-                sys.exit(f"control round {round_no}: still running after {TIMEOUT:.0f} s")
-            reads.append(read())
-            while (message := signers.message(block=False)) is not None:
-                results.append(message[2])
-        out.holds += probe.take()
-        window_end = max(r["end"] for r in results)
-        window = [r for r in reads if r[0] < window_end]
+        _, window, window_end = read_until_done(f"control round {round_no}", released)
         out.under_control += window
         out.control_lines.append(
             f"  control {round_no}: window {window_end - released:.2f} s; reads "
