@@ -42,24 +42,34 @@ def record_access(disclosure_request: DisclosureRequest, *, actor: User, what: s
         )
 
 
-def record_refused_attempt(
-    actor: User, *, action: str, disclosure_request: DisclosureRequest
+def record_refusal(
+    actor: User, action: str, disclosure_request: DisclosureRequest | None, cause: str
 ) -> None:
-    """A step attempted by someone, or at a time, it doesn't belong to."""
-    state = (
-        DisclosureRequest.objects.filter(pk=disclosure_request.pk)
-        .values_list("state", flat=True)
-        .first()
-    )
+    """A refused attempt at a step, recorded with the request's state as it stands
+    (the services call it after their transaction rolled back)."""
+    state = ""
+    if disclosure_request is not None and disclosure_request.pk is not None:
+        state = (
+            DisclosureRequest.objects.filter(pk=disclosure_request.pk)
+            .values_list("state", flat=True)
+            .first()
+        ) or ""
     with transaction.atomic():
         log.append(
             actor_id=actor.pk,
             action="refused",
-            object_type=OBJECT_TYPE,
-            object_id=disclosure_request.pk,
-            from_state=state or "",
-            details={"attempted": action, "cause": "step_not_available"},
+            object_type=OBJECT_TYPE if disclosure_request else "",
+            object_id=disclosure_request.pk if disclosure_request else "",
+            from_state=state,
+            details={"attempted": action, "cause": cause},
         )
+
+
+def record_refused_attempt(
+    actor: User, *, action: str, disclosure_request: DisclosureRequest
+) -> None:
+    """A step attempted by someone, or at a time, it doesn't belong to."""
+    record_refusal(actor, action, disclosure_request, "step_not_available")
 
 
 def record_denied_read(actor: User, *, what: str, object_id: int | str) -> None:

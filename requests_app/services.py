@@ -32,6 +32,7 @@ from legal_basis.models import LegalBasis
 from letters import services as letters
 
 from . import deadlines
+from .access import record_refusal
 from .audit_objects import OBJECT_TYPE
 from .errors import ActionRefused, NotAllowed
 from .inputs import ChecklistData, IntakeData, ItemData
@@ -72,44 +73,19 @@ def _recording_refusals(
         # Bad input changes nothing, the trail included; refusals of the
         # procedure (rights, state, re-authentication) are security events.
         if refusal.http_status != 400:
-            _record_refusal(actor, action, disclosure_request, refusal.cause)
+            record_refusal(actor, action, disclosure_request, refusal.cause)
         raise
     except PermissionDenied:
-        _record_refusal(actor, action, disclosure_request, "permission_denied")
+        record_refusal(actor, action, disclosure_request, "permission_denied")
         raise NotAllowed() from None
     except fsm.ConcurrentTransition:
-        _record_refusal(actor, action, disclosure_request, "concurrent_change")
+        record_refusal(actor, action, disclosure_request, "concurrent_change")
         raise ActionRefused(
             gettext(
                 "Someone else has just changed this request. Reload the page and check its state."
             ),
             cause="concurrent_change",
         ) from None
-
-
-def _record_refusal(
-    actor: User, action: str, disclosure_request: DisclosureRequest | None, cause: str
-) -> None:
-    with transaction.atomic():
-        log.append(
-            actor_id=actor.pk,
-            action="refused",
-            object_type=OBJECT_TYPE if disclosure_request else "",
-            object_id=disclosure_request.pk if disclosure_request else "",
-            from_state=_current_state(disclosure_request),
-            details={"attempted": action, "cause": cause},
-        )
-
-
-def _current_state(disclosure_request: DisclosureRequest | None) -> str:
-    if disclosure_request is None or disclosure_request.pk is None:
-        return ""
-    state = (
-        DisclosureRequest.objects.filter(pk=disclosure_request.pk)
-        .values_list("state", flat=True)
-        .first()
-    )
-    return state or ""
 
 
 def _fresh(disclosure_request: DisclosureRequest) -> DisclosureRequest:
