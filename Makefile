@@ -103,11 +103,11 @@ checks: setup postgres lint
 # The fast loop: every check and every test but the browser ones, in parallel:
 # one test database per xdist worker, and worksteal keeps every core busy to the
 # end. The test databases are kept between runs while the migrations, the
-# catalogue fixture and the database URL are unchanged (their hash names a stamp
+# catalogue release files and the database URL are unchanged (their hash names a stamp
 # under var/); otherwise rebuilt. Each session empties them and builds the test
 # world again (tests/conftest.py), so a failed run leaves nothing behind; an
 # interrupted one (exit status above 1) drops the stamp.
-TEST_DB_STAMP = var/.test-db-$(shell (echo $(PG_URL); cat */migrations/*.py fixtures/*.json) 2>/dev/null | sha256sum | cut -c1-16)
+TEST_DB_STAMP = var/.test-db-$(shell (echo $(PG_URL); cat */migrations/*.py legal_basis/releases/*.json) 2>/dev/null | sha256sum | cut -c1-16)
 PYTEST := DJANGO_DEBUG=true DATABASE_URL=$(PG_URL) $(PY) -m pytest -n auto --dist worksteal
 KEEP_TEST_DB = status=$$?; rm -f var/.test-db-*; [ $$status -le 1 ] && touch $(TEST_DB_STAMP); exit $$status
 

@@ -309,15 +309,13 @@ def setup_people(p: SimpleNamespace) -> dict[str, Any]:
 
 
 def legal_basis() -> Any:
-    from django.core.management import call_command
+    from django.utils import timezone
 
+    from legal_basis import releases
     from legal_basis.models import LegalBasis
 
-    basis = LegalBasis.objects.current().filter(code=BASIS_CODE).first()
-    if basis is None:
-        call_command("loaddata", str(ROOT / "fixtures" / "legal_basis.json"), verbosity=0)
-        basis = LegalBasis.objects.current().get(code=BASIS_CODE)
-    return basis
+    releases.load_shipped()
+    return LegalBasis.objects.in_force_on(timezone.localdate()).get(code=BASIS_CODE)
 
 
 def awaiting_signatures(
@@ -337,6 +335,7 @@ def awaiting_signatures(
         requester_reference="NA.12.L1.000123/26",
         cited_provision="Art. 87 à 89 du Code d'instruction criminelle",
         information_requested="Adresse et aide perçue",
+        documents=["judge_order"],
         persons=[
             p.PersonData(last_name="Dubois", first_names="Kevin", birth_date=date(1988, 3, 14))
         ],
@@ -369,8 +368,8 @@ def awaiting_signatures(
             proposal="disclose",
             reasoning="Motivation",
             items=[
-                p.ItemData("Adresse de résidence actuelle", "address", "Enquête"),
-                p.ItemData("Montants du revenu d'intégration", "aid", "Ordonnance"),
+                p.ItemData("Adresse de résidence actuelle", "address", "Enquête", basis),
+                p.ItemData("Montants du revenu d'intégration", "aid", "Ordonnance", basis),
             ],
             checklist=[
                 p.ChecklistData(basis, position, "met", "")

@@ -43,7 +43,6 @@ import pyhanko.version  # noqa: E402
 import weasyprint  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils.functional import empty  # noqa: E402
 
@@ -56,9 +55,12 @@ def timed[T](samples: dict[str, list[float]], name: str, func: Callable[[], T]) 
 
 
 def make_data(n: int) -> tuple[list[Any], dict[str, Any]]:
+    from django.utils import timezone
+
     from accounts.models import Role, User
     from legal_basis.models import LegalBasis
     from letters import certificates
+    from letters.composition import compose_reply_body
     from letters.credentials import store_credential
     from letters.models import Letterhead
     from requests_app.inputs import ItemData
@@ -70,7 +72,6 @@ def make_data(n: int) -> tuple[list[Any], dict[str, Any]]:
         ReplyItem,
         Review,
     )
-    from requests_app.services import compose_reply_body
 
     letterhead = Letterhead.load()
     letterhead.name = "CPAS de Namur"
@@ -99,13 +100,15 @@ def make_data(n: int) -> tuple[list[Any], dict[str, Any]]:
         )
         store_credential(signer, certificates.to_pkcs12(issued, [ca.certificate], b"x"), b"x")
 
-    bases = list(LegalBasis.objects.current().filter(code="ji-search-seizure"))
+    today = timezone.localdate()
+    bases = list(LegalBasis.objects.in_force_on(today).filter(code="ji-search-seizure"))
     items = [
-        ItemData("Adresse de résidence actuelle connue du CPAS", "address", "Enquête"),
+        ItemData("Adresse de résidence actuelle connue du CPAS", "address", "Enquête", bases[0]),
         ItemData(
             "Montants du revenu d'intégration versés du 1er janvier au 31 octobre 2026",
             "aid",
             "Ordonnance du juge",
+            bases[0],
         ),
     ]
     replies = []
@@ -149,6 +152,7 @@ def make_data(n: int) -> tuple[list[Any], dict[str, Any]]:
                 position=position,
                 description=item.description,
                 data_category=item.data_category,
+                legal_basis=bases[0],
             )
         replies.append(reply)
     return replies, {"dg": dg, "president": president, "ca": ca}
@@ -357,7 +361,9 @@ def main() -> None:
 
         settings.PRIVATE_STORAGE_ROOT = Path(private.name)
         private_storage._wrapped = empty  # type: ignore[assignment]
-        call_command("loaddata", str(ROOT / "fixtures" / "legal_basis.json"), verbosity=0)
+        from legal_basis import releases
+
+        releases.load_shipped()
         run(args.n, args.save_pdf)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)

@@ -266,6 +266,8 @@ HUISCLOS_SIGNING_TRUST_ROOTS = [
     ).split(",")
     if p
 ]
+# In production no letter leaves with a missing or placeholder letterhead.
+HUISCLOS_REQUIRE_LETTERHEAD = env_bool("HUISCLOS_REQUIRE_LETTERHEAD", default=not DEBUG)
 # RFC 3161 timestamping authority (PAdES B-T); empty: no timestamp.
 HUISCLOS_TSA_URL = env_str("HUISCLOS_TSA_URL")
 # Every PDF is rendered in a child process stopped past this time, or when

@@ -1,39 +1,36 @@
-"""Catalogue administration, for staff with `legal_basis.change_legalbasis`.
+"""The catalogue in the admin: to look at, never to edit.
 
-A basis that an opinion or a reply has cited is never edited in place: saving
-it creates a new version (see `services.save_legal_basis`).
+The law enters the catalogue only through release files applied by
+`manage.py import_legal_bases` (see docs/legal-catalogue.md): each change is
+a new version and an audit event, and the release notes say why.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import Model
-from django.forms import ModelForm
-from django.http import HttpRequest
 
-from . import services
-from .models import LegalBasis
+from audit.admin import ReadOnlyAdmin
+
+from .models import LegalBasis, LegalBasisRelease
 
 
 @admin.register(LegalBasis)
-class LegalBasisAdmin(admin.ModelAdmin[LegalBasis]):
-    list_display = ["code", "version", "is_current", "title_fr", "effect", "in_force_until"]
-    list_filter = ["is_current", "effect"]
-    search_fields = ["code", "title_fr", "citation"]
-    readonly_fields = ["version", "is_current", "created_at"]
+class LegalBasisAdmin(ReadOnlyAdmin[LegalBasis]):
+    list_display = [
+        "code",
+        "version",
+        "is_current",
+        "title_fr",
+        "role",
+        "effect",
+        "in_force_from",
+        "in_force_until",
+        "release",
+    ]
+    list_filter = ["is_current", "role", "effect", "release"]
+    search_fields = ["code", "title_fr", "citation", "letter_citation"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
-        # The code is the natural key: a new code is a new basis.
-        return [*self.readonly_fields, "code"] if obj else self.readonly_fields
 
-    def save_model(
-        self, request: HttpRequest, obj: LegalBasis, form: ModelForm[LegalBasis], change: bool
-    ) -> None:
-        services.save_legal_basis(obj, actor_id=request.user.pk, fields=sorted(form.changed_data))
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        # Opinions and replies point at exact versions; retire a basis with
-        # an end of validity instead.
-        return False
+@admin.register(LegalBasisRelease)
+class LegalBasisReleaseAdmin(ReadOnlyAdmin[LegalBasisRelease]):
+    list_display = ["label", "published_on", "publisher", "applied_at"]

@@ -88,8 +88,15 @@ class LegalBasisSerializer(serializers.ModelSerializer[LegalBasis]):
             "title_fr",
             "title_nl",
             "citation",
+            "letter_citation",
+            "role",
             "effect",
             "effect_label",
+            "features",
+            "required_documents",
+            "statutory_deadline_days",
+            "route_paragraph",
+            "route_requester_kinds",
             "requester_kinds",
             "checklist",
             "allowed_data_categories",
@@ -114,11 +121,11 @@ class LegalBasisSerializer(serializers.ModelSerializer[LegalBasis]):
 
 
 def _current_bases() -> QuerySet[LegalBasis]:
-    return LegalBasis.objects.current().order_by("code")
+    return LegalBasis.objects.current().order_by("code", "in_force_from")
 
 
 class LegalBasisList(generics.ListAPIView[LegalBasis]):
-    """The current version of every basis."""
+    """The current version of every basis, one per validity period."""
 
     permission_classes = [IsAuthenticated, IsStaffMember]
     serializer_class = LegalBasisSerializer
@@ -128,11 +135,17 @@ class LegalBasisList(generics.ListAPIView[LegalBasis]):
 
 
 class LegalBasisDetail(generics.RetrieveAPIView[LegalBasis]):
-    """The current version of one basis, by code."""
+    """One basis by code: the version in force today, else its latest period."""
 
     permission_classes = [IsAuthenticated, IsStaffMember]
     serializer_class = LegalBasisSerializer
-    lookup_field = "code"
 
-    def get_queryset(self) -> QuerySet[LegalBasis]:
-        return _current_bases()
+    def get_object(self) -> LegalBasis:
+        code = self.kwargs["code"]
+        basis = (
+            LegalBasis.objects.in_force_on(timezone.localdate()).filter(code=code).first()
+            or _current_bases().filter(code=code).order_by("-in_force_from").first()
+        )
+        if basis is None:
+            raise NotFound()
+        return basis

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from common.storage import private_storage
@@ -21,6 +22,28 @@ from common.storage import storage as private_storage_callable
 from requests_app.models import Reply
 
 from .validators import sniff_image_type, validate_logo
+
+# The letterhead's default name, and fragments of the demonstration data
+# (README, benches and tests fill the letterhead with them): a letterhead
+# that still holds them is not the centre's own.
+DEFAULT_NAME = "Centre public d'action sociale"
+PLACEHOLDER_FRAGMENTS = (
+    "démonstration",
+    "demonstration",
+    "cpas-demo",
+    "example.",
+    "exemple",
+)
+# Numbers of the demonstration data, compared by their digits.
+PLACEHOLDER_NUMBERS = ("081000000", "0000000097")
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    digits = "".join(c for c in value if c.isdigit())
+    return any(fragment in lowered for fragment in PLACEHOLDER_FRAGMENTS) or (
+        digits in PLACEHOLDER_NUMBERS
+    )
 
 
 def new_logo_name(instance: Letterhead, filename: str) -> str:
@@ -37,9 +60,7 @@ class Letterhead(models.Model):
     SINGLETON_ID: ClassVar[int] = 1
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
-    name = models.CharField(
-        _("name of the CPAS"), max_length=200, default="Centre public d'action sociale"
-    )
+    name = models.CharField(_("name of the CPAS"), max_length=200, default=DEFAULT_NAME)
     address = models.TextField(_("address"), blank=True, help_text=_("One line per address line."))
     city = models.CharField(
         _("place for the date"),
@@ -89,6 +110,27 @@ class Letterhead(models.Model):
     def load(cls) -> Letterhead:
         letterhead, _ = cls.objects.get_or_create(id=cls.SINGLETON_ID)
         return letterhead
+
+    def missing_fields(self) -> list[str]:
+        """What a letter needs and the letterhead lacks, as labels for the
+        administrator: the centre's own name, its address, a contact
+        (telephone or e-mail) and its data protection officer. A field still
+        holding the model's default or the demonstration data counts as missing.
+        """
+        missing = []
+        name = self.name.strip()
+        if not name or name == DEFAULT_NAME or _is_placeholder(name):
+            missing.append(gettext("the name of the CPAS (e.g. “CPAS de Namur”)"))
+        if not self.address_lines() or _is_placeholder(self.address):
+            missing.append(gettext("its postal address"))
+        contacts = [c for c in (self.phone.strip(), self.email.strip()) if c]
+        if not contacts or any(_is_placeholder(c) for c in contacts):
+            missing.append(gettext("a telephone number or an e-mail address"))
+        if not self.dpo_contact.strip() or _is_placeholder(self.dpo_contact):
+            missing.append(gettext("the contact of the data protection officer"))
+        if _is_placeholder(self.website) or _is_placeholder(self.enterprise_number):
+            missing.append(gettext("the website and enterprise number, or leave them empty"))
+        return missing
 
     def address_lines(self) -> list[str]:
         return [line.strip() for line in self.address.splitlines() if line.strip()]

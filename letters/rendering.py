@@ -44,7 +44,12 @@ from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherRespons
 from accounts.models import Role, User
 from requests_app.models import DisclosureRequest, Reply, ReplyKind, Signature
 
+from . import citations
+from .composition import subject_phrase
+from .dates import french_date as french_date
+from .errors import LetterUnavailable
 from .models import Letterhead
+from .protocol import protocol_of
 
 PDF_VARIANT = "pdf/a-2b"
 ASSET_PREFIX = "huisclos:static/"
@@ -74,21 +79,6 @@ STAMP_CAPACITY_LABELS = {
     Role.PRESIDENT.value: _("President"),
 }
 LETTER_KINDS = (ReplyKind.DISCLOSURE, ReplyKind.REFUSAL, ReplyKind.INADMISSIBILITY)
-
-MONTHS = (
-    _("January"),
-    _("February"),
-    _("March"),
-    _("April"),
-    _("May"),
-    _("June"),
-    _("July"),
-    _("August"),
-    _("September"),
-    _("October"),
-    _("November"),
-    _("December"),
-)
 
 
 # ---------------------------------------------------------------------------
@@ -294,16 +284,6 @@ def run_limited(work: Callable[[], bytes], *, timeout: float, max_memory: int) -
 # Building the letters' context
 
 
-def french_date(day: date) -> str:
-    """The letters' long date, in the active language: in French, "3 novembre
-    2026" and "1er mai 2026"."""
-    values = {"day": day.day, "month": MONTHS[day.month - 1], "year": day.year}
-    if day.day == 1:
-        # French writes the first of the month as an ordinal ("1er").
-        return gettext("1st %(month)s %(year)s") % values
-    return gettext("%(day)s %(month)s %(year)s") % values
-
-
 def display_name(user: User) -> str:
     full = user.get_full_name().strip()
     return full or user.get_username()
@@ -313,7 +293,8 @@ def display_name(user: User) -> str:
 class Block:
     kind: str  # "p", "ul" or "items"
     lines: list[str] = field(default_factory=list)
-    items: list[tuple[int, str, str]] = field(default_factory=list)
+    # (position, description, category, letter citation of the basis)
+    items: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
 def body_blocks(body: str) -> list[Block]:
@@ -332,11 +313,16 @@ def body_blocks(body: str) -> list[Block]:
     return blocks
 
 
+def _same_text(text: str) -> str:
+    return " ".join(text.split())
+
+
 def letter_blocks(reply: Reply) -> list[Block]:
     """The reply's body, with its items taken from the approved ReplyItems.
 
     Bulleted lines of the body that repeat an approved item are replaced by
-    the structured list of approved items (description and category), at
+    the structured list of approved items (description, category and the
+    letter citation, on the decision date, of the basis that allows it), at
     the place of the first one; the items are added after the first
     paragraph when the body does not list them.
     """
@@ -344,15 +330,20 @@ def letter_blocks(reply: Reply) -> list[Block]:
     if reply.kind != ReplyKind.DISCLOSURE:
         return blocks
     items = [
-        (item.position, item.description, item.get_data_category_display())
-        for item in reply.items.all()
+        (
+            item.position,
+            item.description,
+            item.get_data_category_display(),
+            citations.require_citation(item.legal_basis, reply.decided_on),
+        )
+        for item in reply.items.select_related("legal_basis")
     ]
-    descriptions = {description.strip() for _, description, _ in items}
+    descriptions = {_same_text(item[1]) for item in items}
     result: list[Block] = []
     placed = False
     for block in blocks:
         if block.kind == "ul":
-            kept = [line for line in block.lines if line not in descriptions]
+            kept = [line for line in block.lines if _same_text(line) not in descriptions]
             if len(kept) != len(block.lines) and not placed:
                 result.append(Block("items", items=items))
                 placed = True
@@ -396,9 +387,42 @@ def _person_line(person: Any) -> str:
     return name
 
 
+def letterhead_required() -> bool:
+    """Whether letters need a complete letterhead: in production.
+
+    config.settings derives HUISCLOS_REQUIRE_LETTERHEAD from how the server
+    was started (on unless DJANGO_DEBUG), not from settings.DEBUG, which the
+    test runner turns off whatever the deployment. Unset means required."""
+    return bool(getattr(settings, "HUISCLOS_REQUIRE_LETTERHEAD", True))
+
+
+def checked_letterhead(letterhead: Letterhead) -> Letterhead:
+    """The letterhead, if a letter may go out under it.
+
+    In production a letter names the centre, its address, a contact and its
+    data protection officer: while any of them is missing or still holds a
+    default or demonstration value, no letter is produced."""
+    if letterhead_required():
+        missing = letterhead.missing_fields()
+        if missing:
+            raise LetterUnavailable(
+                gettext(
+                    "No letter can be produced until the letterhead is completed. An "
+                    "administrator must fill in, in the administration under Official letters "
+                    "› Letterhead: %(fields)s."
+                )
+                % {"fields": gettext("; ").join(missing)},
+                cause="letterhead_incomplete",
+            )
+    return letterhead
+
+
 def _common_context(
-    disclosure_request: DisclosureRequest, letterhead: Letterhead, letter_date: date
+    disclosure_request: DisclosureRequest, letterhead: Letterhead, letter_date: date, law_day: date
 ) -> dict[str, Any]:
+    """What every letter shows; `law_day` is the day whose law it prints."""
+    checked_letterhead(letterhead)
+    protocol = protocol_of(disclosure_request)
     return {
         "letterhead": letterhead,
         "letterhead_address": letterhead.address_lines(),
@@ -408,7 +432,10 @@ def _common_context(
         "requester_reference": disclosure_request.requester_reference,
         "letter_date": french_date(letter_date),
         "received_on": french_date(disclosure_request.received_on),
-        "addressee_name": disclosure_request.requester_name,
+        "subject": subject_phrase(disclosure_request),
+        "protocol": protocol,
+        "secrecy_rule": citations.secrecy_rule(law_day),
+        "addressee_name": protocol.addressee(disclosure_request.requester_name),
         "addressee_organisation": disclosure_request.requester_organisation,
         "addressee_address": [
             line.strip()
@@ -429,12 +456,19 @@ def letter_html(
     """The letter's HTML. Signers' names appear under the signature blocks
     when `include_signatures` and the reply is signed; the archival PDF is
     rendered without them, before any signature, and each signature's
-    visible stamp then names its signer."""
+    visible stamp then names its signer.
+
+    The law it prints is the catalogue's on the decision date. Raises
+    LetterUnavailable when the letterhead is incomplete (production) or the
+    catalogue cannot say what to print."""
     if reply.kind not in LETTER_KINDS:
         raise ValueError(f"Unknown reply kind {reply.kind!r}")
     letterhead = letterhead or Letterhead.load()
     disclosure_request = reply.request
-    context = _common_context(disclosure_request, letterhead, _local_date(reply.created_at))
+    decided_on = reply.decided_on
+    context = _common_context(
+        disclosure_request, letterhead, _local_date(reply.created_at), decided_on
+    )
     signatures = reply.signatures.select_related("signer") if include_signatures else []
     director, president = signature_blocks(signatures)
     context.update(
@@ -443,9 +477,11 @@ def letter_html(
             "sig_director": director,
             "sig_president": president,
             "blocks": letter_blocks(reply),
-            "legal_bases": list(reply.legal_bases.all()),
+            # Only what a letter may print: context cards and circulars have
+            # no letter citation and are left out.
+            "printed_bases": citations.printed_citations(reply.legal_bases.all(), decided_on),
             # The body says it in the language it was composed in, with the
-            # words of services.compose_reply_body.
+            # words of composition.compose_reply_body.
             "body_states_necessity": gettext("strictly necessary") in reply.body,
         }
     )
@@ -462,10 +498,11 @@ def render_letter(reply: Reply) -> bytes:
 def acknowledgement_html(
     disclosure_request: DisclosureRequest, letterhead: Letterhead | None = None
 ) -> str:
+    """The acknowledgement prints the law in force on the day the request was
+    registered, which is the day it is produced."""
     letterhead = letterhead or Letterhead.load()
-    context = _common_context(
-        disclosure_request, letterhead, _local_date(disclosure_request.created_at)
-    )
+    registered = _local_date(disclosure_request.created_at)
+    context = _common_context(disclosure_request, letterhead, registered, registered)
     context["channel"] = disclosure_request.get_channel_display().lower()
     return render_to_string("pdf/acknowledgement.html", context)
 

@@ -33,20 +33,15 @@ from common.storage import private_storage, track_write
 from requests_app.models import Reply, Signature
 
 from . import rendering, signing
+from .composition import compose_reply_body as compose_reply_body
 from .credentials import signing_passphrase
+from .errors import LetterUnavailable as LetterUnavailable
 from .models import Letterhead, ReplyDocument, SigningCredential
 
 FIELD_FOR_CAPACITY = {
     Role.DIRECTOR_GENERAL.value: signing.FIELD_DIRECTOR,
     Role.PRESIDENT.value: signing.FIELD_PRESIDENT,
 }
-
-
-class LetterUnavailable(Exception):
-    def __init__(self, message: str, *, cause: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.cause = cause
 
 
 def trust_root_paths() -> list[Path]:

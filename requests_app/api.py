@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -20,16 +21,18 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.models import Role, User
-from legal_basis.models import DataCategory, LegalBasis, RequesterKind
+from legal_basis.models import DataCategory, LegalBasis, RequesterKind, SupportingDocument
 
 from . import access, queries, services
 from .inputs import ChecklistData, IntakeData, ItemData, PersonData
 from .models import (
     Channel,
     ChecklistAnswer,
+    Civility,
     DisclosureRequest,
     DispatchChannel,
     Proposal,
+    RequesterFunction,
     State,
 )
 from .permissions import can_see_content, visible_requests
@@ -107,9 +110,23 @@ class PersonSerializer(serializers.Serializer[Any]):
 
 
 class ItemSerializer(serializers.Serializer[Any]):
+    """An item proposed or approved, with the code of the basis that allows it."""
+
     description = serializers.CharField()
     data_category = serializers.ChoiceField(choices=DataCategory.choices)
     necessity = serializers.CharField(required=False, allow_blank=True, default="")
+    basis = serializers.SlugField(help_text="Code of one of the opinion's chosen legal bases.")
+
+
+class ItemOutSerializer(serializers.Serializer[Any]):
+    description = serializers.CharField()
+    data_category = serializers.CharField()
+    basis = serializers.CharField(source="legal_basis.code")
+    basis_version = serializers.IntegerField(source="legal_basis.version")
+
+
+class OpinionItemOutSerializer(ItemOutSerializer):
+    necessity = serializers.CharField()
 
 
 class ChecklistOutSerializer(serializers.Serializer[Any]):
@@ -130,8 +147,9 @@ class OpinionOutSerializer(serializers.Serializer[Any]):
     reasoning = serializers.CharField()
     is_review = serializers.BooleanField()
     submitted_at = serializers.DateTimeField()
+    legal_analysis = serializers.CharField()
     legal_bases = serializers.SerializerMethodField()
-    items = ItemSerializer(many=True, source="items.all")
+    items = OpinionItemOutSerializer(many=True, source="items.all")
 
     def get_legal_bases(self, opinion: Any) -> list[dict[str, Any]]:
         return [
@@ -143,7 +161,7 @@ class OpinionOutSerializer(serializers.Serializer[Any]):
 class ReplyOutSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField()
     body = serializers.CharField()
-    items = ItemSerializer(many=True, source="items.all")
+    items = ItemOutSerializer(many=True, source="items.all")
     signatures = serializers.SerializerMethodField()
 
     def get_signatures(self, reply: Any) -> list[dict[str, Any]]:
@@ -177,6 +195,19 @@ class IntakeSerializer(serializers.Serializer[Any]):
     cited_provision = serializers.CharField(required=False, allow_blank=True, default="")
     information_requested = serializers.CharField()
     requester_deadline = serializers.DateField(required=False, allow_null=True, default=None)
+    requester_letter_date = serializers.DateField(required=False, allow_null=True, default=None)
+    requester_function = serializers.ChoiceField(
+        choices=RequesterFunction.choices, required=False, allow_blank=True, default=""
+    )
+    requester_civility = serializers.ChoiceField(
+        choices=Civility.choices, required=False, allow_blank=True, default=""
+    )
+    documents = serializers.ListField(
+        child=serializers.ChoiceField(choices=SupportingDocument.choices),
+        required=False,
+        default=list,
+        help_text="Documents attached to the request (repeat the field in a multipart body).",
+    )
     persons = serializers.JSONField(required=False, help_text="A list of persons (JSON).")
     follows = serializers.IntegerField(required=False, allow_null=True, default=None)
     scan = serializers.FileField(required=False, allow_null=True, default=None)
@@ -189,6 +220,15 @@ class IntakeSerializer(serializers.Serializer[Any]):
         return [PersonData(**p) for p in serializer.validated_data]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        letter_date = attrs.get("requester_letter_date")
+        if letter_date and letter_date > attrs["received_on"]:
+            raise serializers.ValidationError(
+                {
+                    "requester_letter_date": _(
+                        "The requester's letter cannot be dated after its receipt."
+                    )
+                }
+            )
         scan = attrs.get("scan")
         if attrs["channel"] == Channel.ORAL:
             attrs["scan"] = None
@@ -223,11 +263,24 @@ class OpinionInSerializer(serializers.Serializer[Any]):
     items = ItemSerializer(many=True, required=False, default=list)
     checklist = ChecklistInSerializer(many=True, required=False, default=list)
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    legal_analysis = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The DG's legal analysis, when the DG writes the opinion and an item rests "
+        "on a contested basis.",
+    )
 
 
 class ReviewInSerializer(serializers.Serializer[Any]):
     remarks = serializers.CharField(required=False, allow_blank=True, default="")
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    legal_analysis = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required when an approved item rests on a contested basis.",
+    )
     amended_items = ItemSerializer(many=True, required=False, allow_null=True, default=None)
 
 
@@ -260,6 +313,10 @@ def _represent(disclosure_request: DisclosureRequest, user: User) -> dict[str, A
             cited_provision=disclosure_request.cited_provision,
             information_requested=disclosure_request.information_requested,
             inadmissibility_reasons=disclosure_request.inadmissibility_reasons,
+            requester_letter_date=disclosure_request.requester_letter_date,
+            requester_function=disclosure_request.requester_function,
+            requester_civility=disclosure_request.requester_civility,
+            documents=disclosure_request.documents,
             persons=PersonSerializer(disclosure_request.persons.all(), many=True).data,
             opinions=OpinionOutSerializer(disclosure_request.opinions.all(), many=True).data,
             flags=[asdict(f) for f in _flags(disclosure_request)],
@@ -274,7 +331,10 @@ def _flags(disclosure_request: DisclosureRequest) -> list[Any]:
     found: list[Any] = services.intake_flags(disclosure_request)
     current = disclosure_request.current_opinion()
     if current is not None and disclosure_request.state == State.AWAITING_REVIEW:
-        items = [ItemData(i.description, i.data_category) for i in current.items.all()]
+        items = [
+            ItemData(i.description, i.data_category, legal_basis=i.legal_basis)
+            for i in current.items.select_related("legal_basis")
+        ]
         found += services.opinion_flags(disclosure_request, list(current.legal_bases.all()), items)
     return found
 
@@ -318,6 +378,10 @@ def request_list(request: Request) -> Response:
             cited_provision=d["cited_provision"],
             information_requested=d["information_requested"],
             requester_deadline=d["requester_deadline"],
+            requester_letter_date=d["requester_letter_date"],
+            requester_function=d["requester_function"],
+            requester_civility=d["requester_civility"],
+            documents=list(d["documents"]),
             persons=d.get("persons", []),
         )
         disclosure_request = services.register_request(
@@ -418,6 +482,31 @@ def assign(request: Request, pk: int) -> Response:
     return _done(disclosure_request, user)
 
 
+def _items(
+    items: list[dict[str, Any]], by_code: dict[str, LegalBasis], field: str = "items"
+) -> list[ItemData]:
+    """Items with their basis: the chosen basis of the code each item names."""
+    unknown = [
+        _("item %(number)s: “%(code)s” is not one of the chosen legal bases")
+        % {"number": number, "code": item["basis"]}
+        for number, item in enumerate(items, start=1)
+        if item["basis"] not in by_code
+    ]
+    if unknown:
+        raise serializers.ValidationError(
+            {
+                field: _(
+                    "Each item must name the code of one of the chosen legal bases: %(list)s."
+                )
+                % {"list": _("; ").join(unknown)}
+            }
+        )
+    return [
+        ItemData(i["description"], i["data_category"], i["necessity"], by_code[i["basis"]])
+        for i in items
+    ]
+
+
 @extend_schema(request=OpinionInSerializer, responses={200: OpenApiResponse()})
 @api_view(["POST"])
 def opinion(request: Request, pk: int) -> Response:
@@ -427,7 +516,8 @@ def opinion(request: Request, pk: int) -> Response:
     serializer.is_valid(raise_exception=True)
     d = serializer.validated_data
     codes = list(dict.fromkeys(d["legal_bases"]))
-    bases = list(LegalBasis.objects.current().filter(code__in=codes))
+    # The versions in force today: the only ones an opinion may cite.
+    bases = list(LegalBasis.objects.in_force_on(timezone.localdate()).filter(code__in=codes))
     if len(bases) != len(codes):
         raise serializers.ValidationError({"legal_bases": _("Unknown legal basis.")})
     by_code = {b.code: b for b in bases}
@@ -441,12 +531,13 @@ def opinion(request: Request, pk: int) -> Response:
         legal_bases=bases,
         proposal=d["proposal"],
         reasoning=d["reasoning"],
-        items=[ItemData(**i) for i in d["items"]],
+        items=_items(d["items"], by_code),
         checklist=[
             ChecklistData(by_code[c["basis"]], c["position"], c["answer"], c["note"])
             for c in d["checklist"]
         ],
         override_reason=d["override_reason"],
+        legal_analysis=d["legal_analysis"],
     )
     return _done(disclosure_request, user)
 
@@ -460,12 +551,15 @@ def approve(request: Request, pk: int) -> Response:
     serializer.is_valid(raise_exception=True)
     d = serializer.validated_data
     amended = d.get("amended_items")
+    opinion_obj = disclosure_request.current_opinion()
+    by_code = {b.code: b for b in opinion_obj.legal_bases.all()} if opinion_obj else {}
     services.approve(
         disclosure_request,
         actor=user,
         remarks=d["remarks"],
-        amended_items=None if amended is None else [ItemData(**i) for i in amended],
+        amended_items=None if amended is None else _items(amended, by_code, "amended_items"),
         override_reason=d["override_reason"],
+        legal_analysis=d["legal_analysis"],
     )
     return _done(disclosure_request, user)
 

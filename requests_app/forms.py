@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -11,14 +12,24 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
-from legal_basis.models import DataCategory, LegalBasis, RequesterKind
+from legal_basis.flags import matching_bases
+from legal_basis.models import (
+    BasisRole,
+    DataCategory,
+    Effect,
+    LegalBasis,
+    RequesterKind,
+    SupportingDocument,
+)
 
 from .inputs import ChecklistData, IntakeData, ItemData, PersonData
 from .models import (
     Channel,
     ChecklistAnswer,
+    Civility,
     DispatchChannel,
     Proposal,
+    RequesterFunction,
     State,
 )
 from .queries import CONTENT_CRITERIA
@@ -32,6 +43,17 @@ class IntakeForm(forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
     requester_kind = forms.ChoiceField(label=_("Kind of requester"), choices=RequesterKind.choices)
     requester_name = forms.CharField(label=_("Name of the requester"), max_length=200)
+    requester_function = forms.ChoiceField(
+        label=_("Requester's office"),
+        choices=[("", _("— Not stated —")), *RequesterFunction.choices],
+        required=False,
+        help_text=_("Sets the title and the salutation of the reply."),
+    )
+    requester_civility = forms.ChoiceField(
+        label=_("Form of address"),
+        choices=[("", _("— Not stated —")), *Civility.choices],
+        required=False,
+    )
     requester_organisation = forms.CharField(
         label=_("Organisation"), max_length=200, required=False
     )
@@ -41,6 +63,9 @@ class IntakeForm(forms.Form):
     requester_reference = forms.CharField(
         label=_("Requester's reference (“Your ref.”)"), max_length=100, required=False
     )
+    requester_letter_date = forms.DateField(
+        label=_("Date of the requester's letter"), required=False, widget=DATE_WIDGET
+    )
     cited_provision = forms.CharField(
         label=_("Legal provision cited by the requester"),
         required=False,
@@ -49,6 +74,13 @@ class IntakeForm(forms.Form):
     )
     information_requested = forms.CharField(
         label=_("Information requested"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+    documents = forms.MultipleChoiceField(
+        label=_("Documents attached to the request"),
+        choices=SupportingDocument.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Some legal bases allow a disclosure only with their document on file."),
     )
     requester_deadline = forms.DateField(
         label=_("Deadline set by the requester"), required=False, widget=DATE_WIDGET
@@ -75,6 +107,12 @@ class IntakeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        letter_date, received_on = cleaned.get("requester_letter_date"), cleaned.get("received_on")
+        if letter_date and received_on and letter_date > received_on:
+            self.add_error(
+                "requester_letter_date",
+                gettext("The requester's letter cannot be dated after its receipt."),
+            )
         scan = cleaned.get("scan")
         if cleaned.get("channel") == Channel.ORAL:
             # An oral request has no letter; a file sent with it is ignored.
@@ -119,7 +157,21 @@ class PersonForm(forms.Form):
         )
 
 
-PersonFormSet = forms.formset_factory(PersonForm, extra=2, max_num=10, validate_max=True)
+class FreeFormSet(forms.BaseFormSet[Any]):
+    """Sub-forms that the page adds and removes freely: any sub-form left
+    blank is skipped, wherever it stands (static/js/formset.mjs renumbers them)."""
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs(index)
+        if index is not None:  # the empty form is empty-permitted already
+            kwargs["empty_permitted"] = True
+        return kwargs
+
+
+# One empty sub-form without script; the page's script adds and removes them.
+PersonFormSet = forms.formset_factory(
+    PersonForm, formset=FreeFormSet, extra=1, max_num=10, validate_max=True
+)
 
 
 def intake_data(form: IntakeForm, persons: list[PersonData]) -> IntakeData:
@@ -135,6 +187,10 @@ def intake_data(form: IntakeForm, persons: list[PersonData]) -> IntakeData:
         cited_provision=d.get("cited_provision", "").strip(),
         information_requested=d["information_requested"].strip(),
         requester_deadline=d.get("requester_deadline"),
+        requester_letter_date=d.get("requester_letter_date"),
+        requester_function=d.get("requester_function", ""),
+        requester_civility=d.get("requester_civility", ""),
+        documents=list(d.get("documents", [])),
         persons=persons,
     )
 
@@ -161,7 +217,53 @@ class AssignForm(forms.Form):
         )
 
 
+LEGAL_ANALYSIS_HELP = _(
+    "Required when a piece of information rests on a basis whose application to the centre "
+    "is contested. It is kept with the decision."
+)
+
+
+def legal_analysis_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Legal analysis of the Director general"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=LEGAL_ANALYSIS_HELP,
+    )
+
+
+def opinion_catalogue() -> list[LegalBasis]:
+    """The bases an opinion may cite today: the versions in force."""
+    return list(LegalBasis.objects.in_force_on(timezone.localdate()).order_by("title_fr", "code"))
+
+
+def is_contested(basis: LegalBasis | None) -> bool:
+    return basis is not None and basis.effect == Effect.CONTESTED
+
+
+class BasisChoice:
+    """One checkbox of the opinion's bases, as the page groups them."""
+
+    def __init__(self, basis: LegalBasis, *, checked: bool, matched: bool, primary: bool) -> None:
+        self.basis = basis
+        self.checked = checked
+        self.matched = matched
+        self.primary = primary
+        self.contested = is_contested(basis)
+
+    @property
+    def id(self) -> str:
+        return f"id_legal_bases_{self.basis.pk}"
+
+    @property
+    def kinds(self) -> str:
+        return ", ".join(str(RequesterKind(k).label) for k in self.basis.requester_kinds)
+
+
 class OpinionForm(forms.Form):
+    """Grounds and proposal. The bases come grouped: those a requester of this
+    kind can invoke first, the rest of the catalogue folded away."""
+
     legal_bases = LegalBasisChoiceField(
         label=_("Legal basis or bases relied on"),
         queryset=LegalBasis.objects.none(),
@@ -180,12 +282,68 @@ class OpinionForm(forms.Form):
             "condition. It will be shown to both signers."
         ),
     )
+    legal_analysis = legal_analysis_field()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        catalogue: Sequence[LegalBasis],
+        requester_kind: str,
+        cited_provision: str = "",
+        with_legal_analysis: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.catalogue = list(catalogue)
+        self.requester_kind = requester_kind
+        self.matched = {b.pk for b in matching_bases(cited_provision, self.catalogue)}
         field = self.fields["legal_bases"]
         assert isinstance(field, LegalBasisChoiceField)
-        field.queryset = LegalBasis.objects.current().order_by("code")
+        field.queryset = LegalBasis.objects.filter(pk__in=[b.pk for b in self.catalogue])
+        if not with_legal_analysis:
+            del self.fields["legal_analysis"]
+
+    def checked_ids(self) -> set[str]:
+        value = self["legal_bases"].value() or []
+        return {str(getattr(v, "pk", v)) for v in value}
+
+    def basis_choices(self) -> tuple[list[BasisChoice], list[BasisChoice]]:
+        """The bases a requester of this kind can invoke, and the others."""
+        checked = self.checked_ids()
+        primary: list[BasisChoice] = []
+        others: list[BasisChoice] = []
+        for basis in self.catalogue:
+            is_primary = basis.role == BasisRole.REQUEST_BASIS and basis.applies_to(
+                self.requester_kind
+            )
+            choice = BasisChoice(
+                basis,
+                checked=str(basis.pk) in checked,
+                matched=basis.pk in self.matched,
+                primary=is_primary,
+            )
+            (primary if is_primary else others).append(choice)
+        primary.sort(key=lambda c: not c.matched)
+        role_order = list(BasisRole.values)
+        others.sort(key=lambda c: (role_order.index(c.basis.role), c.basis.title_fr))
+        return primary, others
+
+
+class BasisField(forms.ChoiceField):
+    """The basis that allows one item: one of the bases ticked on the page."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            label=_("Basis that allows it"),
+            error_messages={"invalid_choice": _("Choose one of the ticked legal bases.")},
+            **kwargs,
+        )
+
+    def set_bases(self, bases: Sequence[LegalBasis]) -> None:
+        self.choices = [
+            ("", gettext("— Choose a ticked basis —")),
+            *((str(b.pk), b.title_fr) for b in bases),
+        ]
 
 
 class ItemForm(forms.Form):
@@ -198,17 +356,34 @@ class ItemForm(forms.Form):
     data_category = forms.ChoiceField(
         label=_("Category"), choices=[("", _("— Choose —")), *DataCategory.choices]
     )
+    basis = BasisField()
     necessity = forms.CharField(
         label=_("Why is it strictly necessary?"),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
+    def __init__(self, *args: Any, bases: Sequence[LegalBasis] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bases = {str(b.pk): b for b in bases}
+        field = self.fields["basis"]
+        assert isinstance(field, BasisField)
+        field.set_bases(bases)
+        field.widget.attrs["data-item-basis"] = ""
+
     def to_data(self) -> ItemData:
         d = self.cleaned_data
-        return ItemData(d["description"].strip(), d["data_category"], d["necessity"].strip())
+        return ItemData(
+            d["description"].strip(),
+            d["data_category"],
+            d["necessity"].strip(),
+            self.bases[d["basis"]],
+        )
 
 
-ItemFormSet = forms.formset_factory(ItemForm, extra=3, max_num=30, validate_max=True)
+# One empty sub-form without script; the page's script adds and removes them.
+ItemFormSet = forms.formset_factory(
+    ItemForm, formset=FreeFormSet, extra=1, max_num=30, validate_max=True
+)
 
 
 class ReviewForm(forms.Form):
@@ -233,6 +408,12 @@ class ReviewForm(forms.Form):
             "condition. It will be shown to both signers."
         ),
     )
+    legal_analysis = legal_analysis_field()
+
+    def __init__(self, *args: Any, contested: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not contested:
+            del self.fields["legal_analysis"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -248,6 +429,22 @@ class AmendedItemForm(forms.Form):
     keep = forms.BooleanField(label=_("Keep"), required=False, initial=True)
     description = forms.CharField(label=_("Information"), widget=forms.Textarea(attrs={"rows": 2}))
     data_category = forms.ChoiceField(label=_("Category"), choices=DataCategory.choices)
+    basis = BasisField()
+
+    def __init__(self, *args: Any, bases: Sequence[LegalBasis] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bases = {str(b.pk): b for b in bases}
+        field = self.fields["basis"]
+        assert isinstance(field, BasisField)
+        field.set_bases(bases)
+        field.label = _("Basis that allows it (one of the opinion's bases)")
+        field.error_messages["invalid_choice"] = gettext("Choose one of the opinion's bases.")
+
+    def to_data(self) -> ItemData:
+        d = self.cleaned_data
+        return ItemData(
+            d["description"].strip(), d["data_category"], "", self.bases.get(d["basis"])
+        )
 
 
 AmendedItemFormSet = forms.formset_factory(AmendedItemForm, extra=0, max_num=30)
@@ -270,18 +467,28 @@ class DispatchForm(forms.Form):
 
 
 class ChecklistForm(forms.Form):
-    """One answer and note per condition of each chosen basis.
+    """One answer and note per condition of each basis.
 
-    Fields are named `cl-<basis id>-<position>-answer` and `-note`, so the
-    conditions follow the bases ticked on the same page.
+    Fields are named `cl-<basis id>-<position>-answer` and `-note`. The page
+    carries the conditions of every basis it offers, shown as their basis is
+    ticked; only the ticked ones (`chosen`) need answers and are kept.
     """
 
-    def __init__(self, *args: Any, legal_bases: list[LegalBasis], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        legal_bases: Sequence[LegalBasis],
+        chosen: Sequence[LegalBasis] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("use_required_attribute", False)
         super().__init__(*args, **kwargs)
-        self.legal_bases = legal_bases
-        self.sections: list[tuple[LegalBasis, list[tuple[str, str, str]]]] = []
+        self.legal_bases = list(chosen if chosen is not None else legal_bases)
+        chosen_ids = {b.pk for b in self.legal_bases}
+        self.sections: list[tuple[LegalBasis, list[tuple[str, str, str]], bool]] = []
         for basis in legal_bases:
             rows = []
+            active = basis.pk in chosen_ids
             for position, condition in enumerate(basis.checklist):
                 prefix = f"cl-{basis.pk}-{position}"
                 text = str(condition.get("text", ""))
@@ -290,6 +497,7 @@ class ChecklistForm(forms.Form):
                     label=f"{text} [{tag}]" if tag else text,
                     choices=ChecklistAnswer.Answer.choices,
                     widget=forms.RadioSelect,
+                    required=active,
                     error_messages={"required": gettext("Answer this condition.")},
                 )
                 self.fields[f"{prefix}-note"] = forms.CharField(
@@ -298,12 +506,12 @@ class ChecklistForm(forms.Form):
                     widget=forms.Textarea(attrs={"rows": 2}),
                 )
                 rows.append((prefix, text, tag))
-            self.sections.append((basis, rows))
+            self.sections.append((basis, rows, active))
 
-    def bound_sections(self) -> list[tuple[LegalBasis, list[tuple[Any, Any]]]]:
+    def bound_sections(self) -> list[tuple[LegalBasis, list[tuple[Any, Any]], bool]]:
         return [
-            (basis, [(self[f"{p}-answer"], self[f"{p}-note"]) for p, _, _ in rows])
-            for basis, rows in self.sections
+            (basis, [(self[f"{p}-answer"], self[f"{p}-note"]) for p, _, _ in rows], active)
+            for basis, rows, active in self.sections
         ]
 
     def to_data(self) -> list[ChecklistData]:

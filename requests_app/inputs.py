@@ -30,6 +30,10 @@ class IntakeData:
     requester_reference: str = ""
     cited_provision: str = ""
     requester_deadline: date | None = None
+    requester_letter_date: date | None = None
+    requester_function: str = ""
+    requester_civility: str = ""
+    documents: list[str] = field(default_factory=list)
     persons: list[PersonData] = field(default_factory=list)
 
 
@@ -38,6 +42,8 @@ class ItemData:
     description: str
     data_category: str
     necessity: str = ""
+    # The basis that allows the item: one of the opinion's bases.
+    legal_basis: LegalBasis | None = None
 
 
 @dataclass

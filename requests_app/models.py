@@ -145,6 +145,27 @@ def _may_withdraw(request: Any, user: Any) -> bool:
     return _is_secretariat(request, user) or _is_president_or_dg(request, user)
 
 
+class RequesterFunction(models.TextChoices):
+    """The requester's office, which sets the letter's title and salutation."""
+
+    INVESTIGATING_JUDGE = "investigating_judge", _("Investigating judge")
+    JUDGE = "judge", _("Judge")
+    CROWN_PROSECUTOR = "crown_prosecutor", _("Crown prosecutor")
+    DEPUTY_PROSECUTOR = "deputy_prosecutor", _("Deputy Crown prosecutor")
+    LABOUR_PROSECUTOR = "labour_prosecutor", _("Labour prosecutor")
+    POLICE_COMMISSIONER = "police_commissioner", _("Police commissioner")
+    POLICE_OFFICER = "police_officer", _("Police officer")
+    BAILIFF = "bailiff", _("Bailiff")
+    LAWYER = "lawyer", _("Lawyer")
+    MAYOR = "mayor", _("Mayor")
+    DIRECTOR = "director", _("Head of a public body")
+
+
+class Civility(models.TextChoices):
+    MADAM = "madam", _("Madam")
+    SIR = "sir", _("Sir")
+
+
 class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     reference = models.CharField(max_length=20, unique=True, editable=False)
     year = models.PositiveSmallIntegerField(editable=False)
@@ -158,8 +179,18 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     requester_organisation = models.CharField(max_length=200, blank=True)
     requester_address = models.TextField(blank=True)
     requester_reference = models.CharField(max_length=100, blank=True)
+    # The requester's own letter: its date goes in the reply's subject line.
+    requester_letter_date = models.DateField(null=True, blank=True)
+    # How the letter addresses the requester (protocol, see letters.protocol).
+    requester_function = models.CharField(
+        max_length=32, choices=RequesterFunction.choices, blank=True
+    )
+    requester_civility = models.CharField(max_length=8, choices=Civility.choices, blank=True)
 
     cited_provision = models.TextField(blank=True)
+    # Documents that came with the request (SupportingDocument values): some
+    # bases ground a disclosure only when their document is on file.
+    documents = models.JSONField(default=list, blank=True)
     information_requested = models.TextField()
     requester_deadline = models.DateField(null=True, blank=True)
 
@@ -516,6 +547,8 @@ class Opinion(models.Model):
     # Why disclosure is proposed despite a blocking flag or an unmet
     # condition; shown to both signers.
     override_reason = models.TextField(blank=True)
+    # Written by the DG as referent when an item rests on a contested basis.
+    legal_analysis = models.TextField(blank=True)
     submitted_at = models.DateTimeField(default=timezone.now)
 
     if TYPE_CHECKING:
@@ -581,6 +614,8 @@ class OpinionItem(models.Model):
     description = models.TextField()
     data_category = models.CharField(max_length=32, choices=DataCategory.choices)
     necessity = models.TextField(help_text="Why it is strictly necessary.")
+    # The basis that allows this item; one of the opinion's bases.
+    legal_basis = models.ForeignKey(LegalBasis, models.PROTECT, related_name="opinion_items")
 
     class Meta:
         ordering = ["opinion", "position"]
@@ -604,6 +639,9 @@ class Review(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     remarks = models.TextField(blank=True)
     override_reason = models.TextField(blank=True)
+    # The DG's written legal analysis, required when an approved item rests
+    # on a contested basis.
+    legal_analysis = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -627,6 +665,8 @@ class Reply(models.Model):
     )
     legal_bases = models.ManyToManyField(LegalBasis, related_name="replies", blank=True)
     body = models.TextField()
+    # The law the letter prints is the law in force on this day.
+    decided_on = models.DateField(default=timezone.localdate)
     created_at = models.DateTimeField(default=timezone.now)
 
     if TYPE_CHECKING:
@@ -668,6 +708,7 @@ class ReplyItem(models.Model):
     position = models.PositiveSmallIntegerField()
     description = models.TextField()
     data_category = models.CharField(max_length=32, choices=DataCategory.choices)
+    legal_basis = models.ForeignKey(LegalBasis, models.PROTECT, related_name="reply_items")
 
     class Meta:
         ordering = ["reply", "position"]

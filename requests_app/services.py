@@ -28,7 +28,7 @@ from accounts.models import Role, User
 from audit import log
 from common.storage import kept_only_if_committed, track_write
 from legal_basis import flags
-from legal_basis.models import LegalBasis
+from legal_basis.models import Effect, LegalBasis, SupportingDocument
 from letters import services as letters
 
 from . import deadlines
@@ -39,6 +39,7 @@ from .inputs import ChecklistData, IntakeData, ItemData
 from .models import (
     Channel,
     ChecklistAnswer,
+    Civility,
     ConcernedPerson,
     DisclosureRequest,
     InadmissibilityReason,
@@ -49,6 +50,7 @@ from .models import (
     Reply,
     ReplyItem,
     ReplyKind,
+    RequesterFunction,
     Review,
     Signature,
     State,
@@ -162,9 +164,30 @@ def inadmissibility_reasons(data: IntakeData) -> list[str]:
     ]
     if not persons or not all(p.is_precisely_identified() for p in persons):
         reasons.append(InadmissibilityReason.PERSON_NOT_IDENTIFIED.value)
-    if not data.cited_provision.strip():
+    if not flags.cites_a_ground(
+        data.cited_provision, data.requester_kind, frozenset(data.documents)
+    ):
         reasons.append(InadmissibilityReason.NO_LEGAL_PROVISION.value)
     return reasons
+
+
+def _check_intake(data: IntakeData) -> None:
+    problems = []
+    if set(data.documents) - set(SupportingDocument.values):
+        problems.append(gettext("an attached document is not of a known kind"))
+    if data.requester_function and data.requester_function not in RequesterFunction.values:
+        problems.append(gettext("the requester's office is not one of the list"))
+    if data.requester_civility and data.requester_civility not in Civility.values:
+        problems.append(gettext("the form of address is not one of the list"))
+    if data.requester_letter_date and data.requester_letter_date > data.received_on:
+        problems.append(gettext("the requester's letter cannot be dated after its receipt"))
+    if problems:
+        raise ActionRefused(
+            gettext("The registration is invalid: %(problems)s.")
+            % {"problems": _list_separator().join(problems)},
+            cause="invalid_intake",
+            http_status=400,
+        )
 
 
 def _next_reference(year: int) -> tuple[int, str]:
@@ -206,6 +229,7 @@ def register_request(
             )
         if follows is not None and not visible_requests(actor).filter(pk=follows.pk).exists():
             raise NotAllowed()
+        _check_intake(data)
         with transaction.atomic():
             year = data.received_on.year
             number, reference = _next_reference(year)
@@ -220,6 +244,10 @@ def register_request(
                 requester_organisation=data.requester_organisation,
                 requester_address=data.requester_address,
                 requester_reference=data.requester_reference,
+                requester_letter_date=data.requester_letter_date,
+                requester_function=data.requester_function,
+                requester_civility=data.requester_civility,
+                documents=sorted(set(data.documents)),
                 cited_provision=data.cited_provision,
                 information_requested=data.information_requested,
                 requester_deadline=data.requester_deadline,
@@ -332,6 +360,7 @@ def submit_opinion(
     items: Sequence[ItemData],
     checklist: Sequence[ChecklistData] = (),
     override_reason: str = "",
+    legal_analysis: str = "",
 ) -> Opinion:
     """Record the referent's reasoned opinion and send it for review.
 
@@ -344,15 +373,15 @@ def submit_opinion(
     with _recording_refusals(actor, "submit_opinion", disclosure_request):
         _check_opinion(legal_bases, proposal, reasoning, items)
         _check_checklist(legal_bases, checklist)
-        blocking = _blocking_reasons(
-            disclosure_request,
-            legal_bases,
-            items if proposal != Proposal.REFUSE else [],
-            checklist,
+        found = opinion_flags(
+            disclosure_request, legal_bases, items if proposal != Proposal.REFUSE else []
         )
-        _check_override(proposal, blocking, override_reason)
+        blocking = _blocking_reasons(found, checklist)
+        _check_override(proposal, found, blocking, override_reason)
+        as_review = actor.has_role(Role.DIRECTOR_GENERAL)
+        if as_review and proposal != Proposal.REFUSE:
+            _check_legal_analysis(items, legal_analysis)
         with transaction.atomic():
-            as_review = actor.has_role(Role.DIRECTOR_GENERAL)
             transition = (
                 disclosure_request.submit_opinion_as_review
                 if as_review
@@ -374,6 +403,7 @@ def submit_opinion(
                 reasoning=reasoning,
                 is_review=as_review,
                 override_reason=override_reason.strip() if blocking else "",
+                legal_analysis=legal_analysis.strip() if as_review else "",
             )
             opinion.legal_bases.set(legal_bases)
             ChecklistAnswer.objects.bulk_create(
@@ -393,6 +423,7 @@ def submit_opinion(
                     description=item.description,
                     data_category=item.data_category,
                     necessity=item.necessity,
+                    legal_basis=item.legal_basis,
                 )
                 for i, item in enumerate(items, start=1)
             )
@@ -427,10 +458,16 @@ def _check_opinion(
     items: Sequence[ItemData],
 ) -> None:
     problems = []
+    today = timezone.localdate()
     if not legal_bases:
         problems.append(gettext("choose at least one legal basis"))
-    if any(not b.is_current for b in legal_bases):
+    if any(not (b.is_current and b.is_in_force_on(today)) for b in legal_bases):
         problems.append(gettext("a chosen legal basis is no longer the version in force"))
+    chosen = {b.pk for b in legal_bases}
+    if any(i.legal_basis is None or i.legal_basis.pk not in chosen for i in items):
+        problems.append(
+            gettext("each piece of information proposed must name the chosen basis that allows it")
+        )
     if proposal not in Proposal.values:
         problems.append(gettext("choose a proposal"))
     if not reasoning.strip():
@@ -500,6 +537,7 @@ def intake_flags(disclosure_request: DisclosureRequest) -> list[flags.Flag]:
         requester_deadline=disclosure_request.requester_deadline,
         received_on=disclosure_request.received_on,
         today=timezone.localdate(),
+        documents=frozenset(disclosure_request.documents),
     )
 
 
@@ -513,6 +551,7 @@ def intake_flags_for_data(data: IntakeData) -> list[flags.Flag]:
         requester_deadline=data.requester_deadline,
         received_on=data.received_on,
         today=timezone.localdate(),
+        documents=frozenset(data.documents),
     )
 
 
@@ -524,13 +563,18 @@ def opinion_flags(
     legal_bases: Sequence[LegalBasis],
     items: Sequence[ItemData],
 ) -> list[flags.Flag]:
+    today = timezone.localdate()
     return flags.opinion_flags(
         requester_kind=disclosure_request.requester_kind,
+        channel=disclosure_request.channel,
         received_on=disclosure_request.received_on,
         requester_deadline=disclosure_request.requester_deadline,
-        today=timezone.localdate(),
+        today=today,
         legal_bases=list(legal_bases),
-        items=[(i.description, i.data_category) for i in items],
+        items=[flags.ProposedItem(i.data_category, i.legal_basis) for i in items],
+        documents=frozenset(disclosure_request.documents),
+        cited_provision=disclosure_request.cited_provision,
+        catalogue=list(LegalBasis.objects.in_force_on(today)),
         requester_bound_by_secrecy=(
             disclosure_request.requester_kind in flags.SECRECY_BOUND_REQUESTERS
         ),
@@ -538,15 +582,10 @@ def opinion_flags(
 
 
 def _blocking_reasons(
-    disclosure_request: DisclosureRequest,
-    legal_bases: Sequence[LegalBasis],
-    items: Sequence[ItemData],
-    checklist: Sequence[ChecklistData],
+    found: Sequence[flags.Flag], checklist: Sequence[ChecklistData]
 ) -> list[str]:
     """Codes of what stands against a disclosure: blocking flags, unmet conditions."""
-    codes = [
-        f.code for f in opinion_flags(disclosure_request, legal_bases, items) if f.is_blocking
-    ]
+    codes = [f.code for f in found if f.is_blocking]
     codes += [
         f"unmet:{a.legal_basis.code}:{a.position}"
         for a in checklist
@@ -555,14 +594,39 @@ def _blocking_reasons(
     return codes
 
 
-def _check_override(proposal: str, blocking: list[str], override_reason: str) -> None:
-    if proposal != Proposal.REFUSE and blocking and not override_reason.strip():
+def _check_override(
+    proposal: str, found: Sequence[flags.Flag], blocking: list[str], override_reason: str
+) -> None:
+    if proposal == Proposal.REFUSE:
+        return
+    forbidding = [f.message for f in found if f.forbids]
+    if forbidding:
+        raise ActionRefused(
+            gettext("The law does not allow this disclosure, whatever the reason: %(problems)s.")
+            % {"problems": _list_separator().join(forbidding)},
+            cause="disclosure_forbidden",
+            http_status=400,
+        )
+    if blocking and not override_reason.strip():
         raise ActionRefused(
             gettext(
                 "A disclosure despite a blocking alert or an unmet condition requires a reasoned "
                 "override: explain in writing why you override it."
             ),
             cause="override_missing",
+            http_status=400,
+        )
+
+
+def _check_legal_analysis(items: Sequence[ItemData], legal_analysis: str) -> None:
+    contested = any(i.legal_basis and i.legal_basis.effect == Effect.CONTESTED for i in items)
+    if contested and not legal_analysis.strip():
+        raise ActionRefused(
+            gettext(
+                "A piece of information rests on a basis whose application to the centre is "
+                "contested: write your legal analysis before approving the disclosure."
+            ),
+            cause="legal_analysis_missing",
             http_status=400,
         )
 
@@ -590,18 +654,22 @@ def approve(
     amended_items: Sequence[ItemData] | None = None,
     remarks: str = "",
     override_reason: str = "",
+    legal_analysis: str = "",
 ) -> Review:
     """The DG approves the opinion's proposal, possibly with amended items.
 
     A disclosure despite a blocking flag or an unmet condition needs the
-    DG's own written override reason.
+    DG's own written override reason; an item resting on a contested basis
+    needs the DG's written legal analysis. Amended items rest on the
+    opinion's bases.
     """
     with _recording_refusals(actor, "approve", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
             raise ActionRefused(gettext("No opinion to approve."), cause="illegal_transition")
         proposed = [
-            ItemData(i.description, i.data_category, i.necessity) for i in opinion.items.all()
+            ItemData(i.description, i.data_category, i.necessity, i.legal_basis)
+            for i in opinion.items.select_related("legal_basis")
         ]
         items = proposed if amended_items is None else list(amended_items)
         amended = amended_items is not None and _item_keys(items) != _item_keys(proposed)
@@ -617,12 +685,21 @@ def approve(
         if opinion.proposal == Proposal.REFUSE:
             items = []
         bases = list(opinion.legal_bases.all())
+        chosen = {b.pk for b in bases}
+        if any(i.legal_basis is None or i.legal_basis.pk not in chosen for i in items):
+            raise ActionRefused(
+                gettext("Each piece of information must rest on one of the bases of the opinion."),
+                cause="invalid_decision",
+                http_status=400,
+            )
         answers = [
             ChecklistData(a.legal_basis, a.position, a.answer, a.note)
             for a in opinion.checklist_answers.select_related("legal_basis")
         ]
-        blocking = _blocking_reasons(disclosure_request, bases, items, answers)
-        _check_override(opinion.proposal, blocking, override_reason)
+        found = opinion_flags(disclosure_request, bases, items)
+        blocking = _blocking_reasons(found, answers)
+        _check_override(opinion.proposal, found, blocking, override_reason)
+        _check_legal_analysis(items, legal_analysis)
         with transaction.atomic():
             review = Review.objects.create(
                 request=disclosure_request,
@@ -631,6 +708,7 @@ def approve(
                 outcome=Review.Outcome.AMENDED if amended else Review.Outcome.APPROVED,
                 remarks=remarks,
                 override_reason=override_reason.strip() if blocking else "",
+                legal_analysis=legal_analysis.strip(),
             )
             approved = _transition(
                 disclosure_request,
@@ -655,8 +733,11 @@ def approve(
     return review
 
 
-def _item_keys(items: Sequence[ItemData]) -> list[tuple[str, str]]:
-    return [(i.description.strip(), i.data_category) for i in items]
+def _item_keys(items: Sequence[ItemData]) -> list[tuple[str, str, int | None]]:
+    return [
+        (i.description.strip(), i.data_category, i.legal_basis.pk if i.legal_basis else None)
+        for i in items
+    ]
 
 
 def refuse_disclosure(
@@ -740,12 +821,21 @@ def _create_reply(
     legal_bases: Sequence[LegalBasis] = (),
     items: Sequence[ItemData] = (),
 ) -> Reply:
+    # The law the letter states is the law in force on the day of the decision.
+    decided_on = timezone.localdate()
+    try:
+        body = letters.compose_reply_body(
+            disclosure_request, kind, legal_bases, items, decided_on=decided_on
+        )
+    except letters.LetterUnavailable as error:
+        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
     reply = Reply.objects.create(
         request=disclosure_request,
         kind=kind,
         decided_by_review=review,
         decided_by_opinion=opinion,
-        body=compose_reply_body(disclosure_request, kind, legal_bases, items),
+        body=body,
+        decided_on=decided_on,
     )
     reply.legal_bases.set(legal_bases)
     ReplyItem.objects.bulk_create(
@@ -754,6 +844,7 @@ def _create_reply(
             position=i,
             description=item.description,
             data_category=item.data_category,
+            legal_basis=item.legal_basis,
         )
         for i, item in enumerate(items, start=1)
     )
@@ -765,73 +856,6 @@ def _create_reply(
     except letters.LetterUnavailable as error:
         raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
     return reply
-
-
-def compose_reply_body(
-    disclosure_request: DisclosureRequest,
-    kind: str,
-    legal_bases: Sequence[LegalBasis],
-    items: Sequence[ItemData],
-) -> str:
-    """The reply's text, built only from the decision, in the active language.
-
-    The catalogue's reply paragraphs are quoted as they are written.
-    """
-    lines = []
-    if kind == ReplyKind.INADMISSIBILITY:
-        lines.append(
-            gettext(
-                "We acknowledge receipt of your request. The staff and council members of "
-                "the CPAS are bound by professional secrecy (article 458 of the Criminal "
-                "Code; articles 36 and 50 of the organic law on CPAS). We cannot process "
-                "your request as it stands, for the following reasons:"
-            )
-        )
-        for reason in disclosure_request.inadmissibility_reasons:
-            lines.append(f"- {InadmissibilityReason(reason).label}.")
-        lines.append(
-            gettext(
-                "Please send us a written request that precisely identifies the person "
-                "concerned and cites the legal provision that would allow the information "
-                "to be disclosed."
-            )
-        )
-    elif kind == ReplyKind.REFUSAL:
-        lines.append(
-            gettext(
-                "The staff and council members of the CPAS are bound by professional "
-                "secrecy (article 458 of the Criminal Code; articles 36 and 50 of the "
-                "organic law on CPAS). After examination, no exception to this secrecy "
-                "allows your request to be granted."
-            )
-        )
-        for basis in legal_bases:
-            if basis.reply_paragraph_refused:
-                lines.append(basis.reply_paragraph_refused)
-        lines.append(gettext("We are therefore unable to disclose any information to you."))
-    else:
-        citations = "; ".join(b.citation for b in legal_bases)
-        lines.append(
-            gettext(
-                "After examining your request, and on the basis of: %(citations)s, we "
-                "disclose the following information to you:"
-            )
-            % {"citations": citations}
-        )
-        for item in items:
-            lines.append(f"- {item.description}")
-        for basis in legal_bases:
-            if basis.reply_paragraph_accepted:
-                lines.append(basis.reply_paragraph_accepted)
-        # letters.rendering looks for "strictly necessary" (translated) in the
-        # body: keep those words in every language's version of this sentence.
-        lines.append(
-            gettext(
-                "This information is limited to what is strictly necessary in view of "
-                "your request. It remains covered by professional secrecy for any other use."
-            )
-        )
-    return "\n".join(lines)
 
 
 def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: str) -> Signature:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("demandes/<int:pk>/reponse.pdf", views.reply_pdf, name="reply_pdf"),
     path("demandes/<int:pk>/attribuer/", views.assign, name="assign"),
     path("demandes/<int:pk>/avis/", views.opinion, name="opinion"),
+    path("demandes/<int:pk>/avis/alertes/", views.opinion_flags, name="opinion_flags"),
     path("demandes/<int:pk>/controle/", views.review, name="review"),
     path("demandes/<int:pk>/signer/", views.sign, name="sign"),
     path("demandes/<int:pk>/expedier/", views.dispatch, name="dispatch"),

@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Role, User
-from legal_basis.models import LegalBasis
+from legal_basis.flags import matching_bases
+from legal_basis.models import LegalBasis, SupportingDocument, VerificationTag
 from letters import services as letters
 
 from . import access, queries, services
@@ -36,11 +37,14 @@ from .forms import (
     ReviewForm,
     SignForm,
     intake_data,
+    is_contested,
+    opinion_catalogue,
 )
 from .inputs import ItemData
 from .models import (
     DisclosureRequest,
     Opinion,
+    Proposal,
     Reply,
     State,
 )
@@ -358,6 +362,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "requests_app/detail.html",
         {
             "dr": disclosure_request,
+            "documents": _document_labels(disclosure_request),
             "content": content,
             "opinions": opinions,
             "reviews": list(disclosure_request.reviews.all()) if content else [],
@@ -373,6 +378,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _document_labels(disclosure_request: DisclosureRequest) -> list[str]:
+    labels = dict(SupportingDocument.choices)
+    return [str(labels.get(d, d)) for d in disclosure_request.documents]
+
+
 @login_required
 def summary(request: HttpRequest, pk: int) -> HttpResponse:
     """A printable summary of the whole file, for the roles that see its content."""
@@ -385,6 +395,7 @@ def summary(request: HttpRequest, pk: int) -> HttpResponse:
         "requests_app/summary.html",
         {
             "dr": disclosure_request,
+            "documents": _document_labels(disclosure_request),
             "opinions": list(disclosure_request.opinions.all()),
             "reviews": list(disclosure_request.reviews.all()),
             "reply": getattr(disclosure_request, "reply", None),
@@ -436,34 +447,115 @@ def assign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpR
     )
 
 
-def _chosen_bases(request: HttpRequest, form: OpinionForm) -> list[LegalBasis]:
-    """The bases ticked on the page, even before the whole form is valid."""
-    ids = [v for v in request.POST.getlist("legal_bases") if v.isdigit()]
-    return list(LegalBasis.objects.current().filter(pk__in=ids).order_by("code"))
+ITEMS_MAX = 30
 
 
-def _opinion_initial(request: HttpRequest) -> dict[str, Any]:
-    return {
-        "legal_bases": request.POST.getlist("legal_bases"),
-        "proposal": request.POST.get("proposal", ""),
-        "reasoning": request.POST.get("reasoning", ""),
-        "override_reason": request.POST.get("override_reason", ""),
+def _chosen_bases(data: Any, catalogue: list[LegalBasis]) -> list[LegalBasis]:
+    """The bases ticked on the page (among those it offers), even before the
+    whole form is valid."""
+    ticked = set(data.getlist("legal_bases")) if hasattr(data, "getlist") else set()
+    return [b for b in catalogue if str(b.pk) in ticked]
+
+
+def _posted_rows(data: Any) -> list[dict[str, str]]:
+    """The item rows the page holds, as posted, whatever their validity."""
+    try:
+        total = min(int(data.get("items-TOTAL_FORMS", "0")), ITEMS_MAX)
+    except ValueError:
+        total = 0
+    rows = []
+    for i in range(max(total, 0)):
+        row = {
+            name: data.get(f"items-{i}-{name}", "")
+            for name in ("description", "data_category", "basis", "necessity")
+        }
+        if row["description"].strip() or row["necessity"].strip():
+            rows.append(row)
+    return rows
+
+
+def _flag_items(
+    rows: list[dict[str, Any]], bases: list[LegalBasis], proposal: str
+) -> list[ItemData]:
+    """The items the flags see: no items for a refusal."""
+    if proposal == Proposal.REFUSE:
+        return []
+    by_pk = {str(b.pk): b for b in bases}
+    return [
+        ItemData(
+            str(r["description"]),
+            str(r["data_category"]),
+            legal_basis=by_pk.get(str(r.get("basis") or "")),
+        )
+        for r in rows
+        if str(r["description"]).strip()
+    ]
+
+
+def _page_flags(
+    disclosure_request: DisclosureRequest,
+    bases: list[LegalBasis],
+    rows: list[dict[str, Any]],
+    proposal: str,
+) -> list[Any]:
+    found: list[Any] = services.intake_flags(disclosure_request)
+    if bases:
+        found += services.opinion_flags(
+            disclosure_request, bases, _flag_items(rows, bases, proposal)
+        )
+    return found
+
+
+def _returned_opinion(disclosure_request: DisclosureRequest) -> tuple[Opinion | None, Any]:
+    """The opinion the DG sent back, when the referent writes its next version."""
+    last_review = disclosure_request.reviews.order_by("reviewed_at", "pk").last()
+    if last_review is None or last_review.outcome != last_review.Outcome.RETURNED:
+        return None, last_review
+    return last_review.opinion, last_review
+
+
+def _in_force(basis: LegalBasis, catalogue: list[LegalBasis]) -> LegalBasis | None:
+    """The version offered today of a basis an earlier opinion cited."""
+    return next(
+        (b for b in catalogue if b.pk == basis.pk),
+        next((b for b in catalogue if b.code == basis.code), None),
+    )
+
+
+def _initial_from(
+    opinion_obj: Opinion, catalogue: list[LegalBasis]
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
+    """Form, items and checklist initial values copied from a returned opinion."""
+    versions = {b.pk: _in_force(b, catalogue) for b in opinion_obj.legal_bases.all()}
+    initial = {
+        "legal_bases": [b.pk for b in versions.values() if b is not None],
+        "proposal": opinion_obj.proposal,
+        "reasoning": opinion_obj.reasoning,
+        "override_reason": opinion_obj.override_reason,
+        "legal_analysis": opinion_obj.legal_analysis,
     }
-
-
-def _items_initial(request: HttpRequest) -> list[dict[str, str]]:
-    initial = []
-    for i in range(30):
-        description = request.POST.get(f"items-{i}-description", "")
-        if description.strip():
-            initial.append(
-                {
-                    "description": description,
-                    "data_category": request.POST.get(f"items-{i}-data_category", ""),
-                    "necessity": request.POST.get(f"items-{i}-necessity", ""),
-                }
-            )
-    return initial
+    items = []
+    for item in opinion_obj.items.select_related("legal_basis"):
+        version = versions.get(item.legal_basis_id) or _in_force(item.legal_basis, catalogue)
+        items.append(
+            {
+                "description": item.description,
+                "data_category": item.data_category,
+                "necessity": item.necessity,
+                "basis": str(version.pk) if version else "",
+            }
+        )
+    answers: dict[str, str] = {}
+    for answer in opinion_obj.checklist_answers.select_related("legal_basis"):
+        version = versions.get(answer.legal_basis_id)
+        if version is None or answer.position >= len(version.checklist):
+            continue
+        if version.checklist[answer.position].get("text") != answer.condition:
+            continue  # the condition changed with the law: answer it afresh
+        prefix = f"cl-{version.pk}-{answer.position}"
+        answers[f"{prefix}-answer"] = answer.answer
+        answers[f"{prefix}-note"] = answer.note
+    return initial, items, answers
 
 
 @login_required
@@ -472,22 +564,45 @@ def _items_initial(request: HttpRequest) -> list[dict[str, str]]:
 def opinion(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
     user = _user(request)
     posted = request.method == "POST"
-    # "Afficher les conditions" re-renders with the checklists and flags of
-    # the ticked bases, without submitting or validating anything.
-    refreshing = "refresh" in request.POST
+    # Without script, "Afficher les conditions" re-renders with the checklists
+    # and flags of the ticked bases, without submitting or validating anything.
+    refreshing = posted and "refresh" in request.POST
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    catalogue = opinion_catalogue()
+    as_dg = user.has_role(Role.DIRECTOR_GENERAL)
+    returned, last_review = _returned_opinion(current)
+    form_kwargs: dict[str, Any] = {
+        "catalogue": catalogue,
+        "requester_kind": current.requester_kind,
+        "cited_provision": current.cited_provision,
+        "with_legal_analysis": as_dg,
+    }
+    if posted:
+        bases = _chosen_bases(request.POST, catalogue)
+        rows = _posted_rows(request.POST)
+        proposal = request.POST.get("proposal", "")
     if refreshing:
-        form = OpinionForm(initial=_opinion_initial(request))
-        items = ItemFormSet(prefix="items", initial=_items_initial(request))
-    else:
-        form = OpinionForm(request.POST or None)
-        items = ItemFormSet(request.POST or None, prefix="items")
-    bases = _chosen_bases(request, form) if posted else []
-    checklist = ChecklistForm(
-        request.POST if posted and not refreshing else None, legal_bases=bases
-    )
-    if posted and not refreshing:
-        forms_valid = [form.is_valid(), items.is_valid(), checklist.is_valid()]
-        if all(forms_valid):
+        form = OpinionForm(
+            initial={
+                "legal_bases": [b.pk for b in bases],
+                **{
+                    name: request.POST.get(name, "")
+                    for name in ("proposal", "reasoning", "override_reason", "legal_analysis")
+                },
+            },
+            **form_kwargs,
+        )
+        items = ItemFormSet(prefix="items", initial=rows, form_kwargs={"bases": bases})
+        checklist = ChecklistForm(
+            initial={k: v for k, v in request.POST.items() if k.startswith("cl-")},
+            legal_bases=catalogue,
+            chosen=bases,
+        )
+    elif posted:
+        form = OpinionForm(request.POST, **form_kwargs)
+        items = ItemFormSet(request.POST, prefix="items", form_kwargs={"bases": bases})
+        checklist = ChecklistForm(request.POST, legal_bases=catalogue, chosen=bases)
+        if all([form.is_valid(), items.is_valid(), checklist.is_valid()]):
             try:
                 services.submit_opinion(
                     disclosure_request,
@@ -498,6 +613,7 @@ def opinion(request: HttpRequest, disclosure_request: DisclosureRequest) -> Http
                     items=[i.to_data() for i in items if i.has_changed()],
                     checklist=checklist.to_data(),
                     override_reason=form.cleaned_data.get("override_reason", ""),
+                    legal_analysis=form.cleaned_data.get("legal_analysis", ""),
                 )
             except services.ActionRefused as refusal:
                 _refused(request, refusal)
@@ -508,31 +624,61 @@ def opinion(request: HttpRequest, disclosure_request: DisclosureRequest) -> Http
                     % {"reference": disclosure_request.reference},
                 )
                 return _done(request, disclosure_request)
-    current = queries.detail_queryset().get(pk=disclosure_request.pk)
-    item_data = [ItemData(i["description"], i["data_category"]) for i in _items_initial(request)]
-    proposal = request.POST.get("proposal", "")
+    else:
+        if returned is not None:
+            initial, rows, answers = _initial_from(returned, catalogue)
+        else:
+            matched = matching_bases(current.cited_provision, catalogue)
+            initial, rows, answers = {"legal_bases": [b.pk for b in matched]}, [], {}
+        bases = [b for b in catalogue if b.pk in set(initial["legal_bases"])]
+        proposal = str(initial.get("proposal", ""))
+        form = OpinionForm(initial=initial, **form_kwargs)
+        items = ItemFormSet(prefix="items", initial=rows, form_kwargs={"bases": bases})
+        checklist = ChecklistForm(initial=answers, legal_bases=catalogue, chosen=bases)
+    by_pk = {str(b.pk): b for b in bases}
+    contested_item = any(is_contested(by_pk.get(str(r.get("basis") or ""))) for r in rows)
+    primary, others = form.basis_choices()
     return render(
         request,
         "requests_app/opinion.html",
         {
             "dr": current,
+            "documents": _document_labels(current),
+            "as_dg": as_dg,
             "form": form,
+            "primary_bases": primary,
+            "other_bases": others,
+            "others_open": any(c.checked for c in others),
             "items": items,
+            "items_max": ITEMS_MAX,
             "checklist": checklist,
-            "flags": [
-                *services.intake_flags(current),
-                *(
-                    services.opinion_flags(
-                        current, bases, item_data if proposal != "refuse" else []
-                    )
-                    if bases
-                    else []
-                ),
-            ],
-            "last_review": current.reviews.last(),
+            "tags": VerificationTag.choices,
+            "flags": _page_flags(current, bases, rows, proposal),
+            "last_review": last_review,
+            "returned": returned,
+            "next_number": current.opinions.count() + 1,
+            "show_analysis": contested_item,
+            "refreshing": refreshing,
         },
         status=400 if posted and not refreshing else 200,
     )
+
+
+@login_required
+@require_POST
+def opinion_flags(request: HttpRequest, pk: int) -> HttpResponse:
+    """The flags of the opinion being written, as the page's script asks for
+    them while the referent ticks and fills (an HTML fragment): nothing is saved."""
+    try:
+        disclosure_request = _step(request, pk, "submit_opinion", {"submit_opinion"})
+    except access.StepNotAvailable:
+        return HttpResponse(access.NOT_YOUR_STEP, status=403, content_type="text/plain")
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    bases = _chosen_bases(request.POST, opinion_catalogue())
+    found = _page_flags(
+        current, bases, _posted_rows(request.POST), request.POST.get("proposal", "")
+    )
+    return render(request, "requests_app/_flags.html", {"flags": found})
 
 
 REVIEW_ACTIONS = {"approve", "refuse_disclosure", "return_for_revision"}
@@ -546,34 +692,49 @@ def review(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpR
     current = queries.detail_queryset().get(pk=disclosure_request.pk)
     opinion_obj = current.current_opinion()
     assert opinion_obj is not None  # awaiting_review implies an opinion
+    opinion_bases = list(opinion_obj.legal_bases.all())
+    opinion_items = list(opinion_obj.items.select_related("legal_basis"))
     initial = [
-        {"keep": True, "description": i.description, "data_category": i.data_category}
-        for i in opinion_obj.items.all()
+        {
+            "keep": True,
+            "description": i.description,
+            "data_category": i.data_category,
+            "basis": str(i.legal_basis_id),
+        }
+        for i in opinion_items
     ]
-    form = ReviewForm(request.POST or None)
-    amended = AmendedItemFormSet(request.POST or None, prefix="items", initial=initial)
+    contested = any(is_contested(b) for b in opinion_bases)
+    form = ReviewForm(request.POST or None, contested=contested)
+    amended = AmendedItemFormSet(
+        request.POST or None,
+        prefix="items",
+        initial=initial,
+        form_kwargs={"bases": opinion_bases},
+    )
     if request.method == "POST" and form.is_valid() and amended.is_valid():
         decision = form.cleaned_data["decision"]
         remarks = form.cleaned_data.get("remarks", "")
+        analysis = form.cleaned_data.get("legal_analysis", "")
         try:
             override = form.cleaned_data.get("override_reason", "")
             if decision == "approve":
                 services.approve(
-                    disclosure_request, actor=user, remarks=remarks, override_reason=override
+                    disclosure_request,
+                    actor=user,
+                    remarks=remarks,
+                    override_reason=override,
+                    legal_analysis=analysis,
                 )
                 done = _("Proposal approved. The reply awaits both signatures.")
             elif decision == "amend":
-                kept = [
-                    ItemData(f.cleaned_data["description"], f.cleaned_data["data_category"])
-                    for f in amended
-                    if f.cleaned_data.get("keep")
-                ]
+                kept = [f.to_data() for f in amended if f.cleaned_data.get("keep")]
                 services.approve(
                     disclosure_request,
                     actor=user,
                     amended_items=kept,
                     remarks=remarks,
                     override_reason=override,
+                    legal_analysis=analysis,
                 )
                 done = _("Proposal amended and approved. The reply awaits the signatures.")
             elif decision == "refuse":
@@ -600,13 +761,17 @@ def review(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpR
             "form": form,
             "amended": amended,
             "flags": _opinion_flags(current, opinion_obj),
+            "contested_items": any(is_contested(i.legal_basis) for i in opinion_items),
         },
         status=400 if request.method == "POST" else 200,
     )
 
 
 def _opinion_flags(disclosure_request: DisclosureRequest, opinion: Opinion) -> list[Any]:
-    items = [ItemData(i.description, i.data_category) for i in opinion.items.all()]
+    items = [
+        ItemData(i.description, i.data_category, legal_basis=i.legal_basis)
+        for i in opinion.items.select_related("legal_basis")
+    ]
     return services.opinion_flags(disclosure_request, list(opinion.legal_bases.all()), items)
 
 

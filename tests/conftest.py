@@ -22,6 +22,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.signals import got_request_exception
+from django.db import connection
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django.test import override_settings
 from django.utils import timezone
@@ -30,6 +31,7 @@ from pytest_django.plugin import blocking_manager_key
 
 from accounts.models import ActingDesignation, Role, User
 from common.storage import private_storage
+from legal_basis import releases
 from legal_basis.models import LegalBasis
 from letters import certificates, rendering
 from letters.credentials import store_credential
@@ -87,7 +89,20 @@ def restore_reference_data() -> None:
 
     roles = importlib.import_module("requests_app.migrations.0002_roles")
     roles.create_roles(apps, None)
-    call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
+    releases.load_shipped()
+    _empty_the_trail()
+
+
+def _empty_the_trail() -> None:
+    # The world starts with an empty audit trail, as the audit tests expect;
+    # the events of a catalogue import are asserted in
+    # tests/legal_basis/test_import.py. Only the test database's superuser
+    # may switch the append-only triggers off, for these two statements.
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("DELETE FROM requests_app_auditevent")
+        cursor.execute("DELETE FROM requests_app_auditchainhead")
+        cursor.execute("SET session_replication_role = origin")
 
 
 # ---------------------------------------------------------------------------
@@ -335,6 +350,7 @@ def intake(**overrides) -> IntakeData:
         "cited_provision": "Art. 87 et 88 du Code d'instruction criminelle",
         "information_requested": "CANARYINFO adresse et aide perçue",
         "requester_deadline": None,
+        "documents": ["judge_order"],
         "persons": [
             PersonData(
                 last_name=CANARY_NAME,
@@ -357,7 +373,7 @@ def register(actor: User, **overrides) -> DisclosureRequest:
 
 
 def basis(code: str) -> LegalBasis:
-    return LegalBasis.objects.current().get(code=code)
+    return LegalBasis.objects.in_force_on(timezone.localdate()).get(code=code)
 
 
 def answer_all(bases, answer: str = "met") -> list[ChecklistData]:
@@ -397,6 +413,8 @@ def opinion_kwargs(proposal: str = "disclose") -> dict[str, Any]:
         ]
     )
     bases = [basis("ji-search-seizure")]
+    for item in items:
+        item.legal_basis = bases[0]
     return {
         "legal_bases": bases,
         "proposal": proposal,

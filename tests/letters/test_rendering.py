@@ -11,13 +11,14 @@ from pypdf import PdfReader
 
 from accounts.models import Role
 from legal_basis.models import LegalBasis
-from letters import rendering
+from letters import citations, rendering
 from letters import services as letter_services
+from letters.composition import compose_reply_body
 from letters.rendering import french_date, render_acknowledgement, render_letter
 from requests_app import services
 from requests_app.inputs import ItemData
 from requests_app.models import InadmissibilityReason, ReplyKind, Signature
-from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS
+from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS, basis
 
 from .conftest import (
     inflated,
@@ -36,6 +37,15 @@ PERSONAL = [CANARY_NAME, CANARY_FIRST, CANARY_NISS, "CANARYJUGE", "CANARYRUE", "
 
 def _text(pdf: bytes) -> str:
     return normalised(pdf_text(pdf))
+
+
+def _flat(text: str) -> str:
+    """Without any space: a long citation may be broken anywhere, even at a hyphen."""
+    return "".join(text.split())
+
+
+def _printed(expected: str, text: str) -> bool:
+    return _flat(expected) in _flat(text)
 
 
 def _assert_common(dr, text: str) -> None:
@@ -74,44 +84,62 @@ def test_disclosure_letter_contains_the_decision(flow, personas):
     pdf = render_letter(dr.reply)
     text = _text(pdf)
     _assert_common(dr, text)
+    day = dr.reply.decided_on
     for item in dr.reply.items.all():
         assert item.description in text
-    for basis in dr.reply.legal_bases.all():
-        assert normalised(basis.citation) in text
+        assert _printed(citations.letter_citation(item.legal_basis, day), text)
+    for cited in dr.reply.legal_bases.all():
+        if citations.letter_citation(cited, day):
+            assert _printed(citations.letter_citation(cited, day), text)
     assert "strictement nécessaire" in text
+    assert "à aucune autre fin" in text
+    assert "pour tout autre usage" not in text
     assert f"{CANARY_FIRST} {CANARY_NAME}" in text  # the person is identified
     _assert_metadata_is_reference_only(pdf, dr.reference)
 
 
-def test_refusal_letter_cites_article_458_and_the_refusal_paragraphs(flow, personas):
+def test_refusal_letter_states_the_rule_in_force_and_the_refusal_paragraphs(flow, personas):
     dr = flow.in_review(proposal="refuse")
     services.approve(dr, actor=personas["dg"])
     assert dr.reply.kind == "refusal"
     text = _text(render_letter(dr.reply))
     _assert_common(dr, text)
-    assert "article 458 du Code pénal" in text
+    day = dr.reply.decided_on
+    rule = _flat(citations.secrecy_rule(day))
+    assert _flat(text).count(rule) >= 2  # in the body and in the footer
+    assert "infraction pénale dans le chef de la personne qui y procède" in text
+    assert "obligation légale" in text
     assert "aucune exception" in text
     assert "Dispositions examinées" in text or "Disposition examinée" in text
-    for basis in dr.reply.legal_bases.all():
-        assert normalised(basis.citation) in text
-        if basis.reply_paragraph_refused:
-            assert normalised(basis.reply_paragraph_refused) in text
+    for cited in dr.reply.legal_bases.all():
+        version = cited.in_force_version_on(day)
+        if version.letter_citation:
+            assert _printed(version.letter_citation, text)
+        if version.reply_paragraph_refused:
+            assert _printed(version.reply_paragraph_refused, text)
     assert "Information communiquée".upper() not in text
 
 
 def test_refusal_letter_uses_a_basis_refusal_paragraph(flow, personas):
-    basis = LegalBasis.objects.current().exclude(reply_paragraph_refused="").first()
-    if basis is None:
-        pytest.skip("no basis with a refusal paragraph in the fixture")
+    cited = (
+        LegalBasis.objects.in_force_on(timezone.localdate())
+        .exclude(reply_paragraph_refused="")
+        .exclude(letter_citation="")
+        .first()
+    )
+    if cited is None:
+        pytest.skip("no basis with a refusal paragraph in the catalogue")
     dr = flow.in_review(proposal="refuse")
     services.approve(dr, actor=personas["dg"])
     reply = dr.reply
-    reply.legal_bases.set([basis])
-    reply.body = services.compose_reply_body(dr, ReplyKind.REFUSAL, [basis], [])
+    reply.legal_bases.set([cited])
+    reply.body = compose_reply_body(
+        dr, ReplyKind.REFUSAL, [cited], [], decided_on=reply.decided_on
+    )
     reply.save()
     text = _text(render_letter(reply))
-    assert normalised(basis.reply_paragraph_refused) in text
-    assert normalised(basis.citation) in text
+    assert _printed(cited.reply_paragraph_refused, text)
+    assert _printed(cited.letter_citation, text)
 
 
 def test_inadmissibility_letter_says_what_is_missing(flow):
@@ -139,7 +167,7 @@ def test_acknowledgement(flow):
 def test_canary_in_a_dropped_item_never_reaches_the_letter(flow, signers, tmp_path):
     """T-PDF-4: the DG drops an opinion item; it is in no revision, no metadata."""
     dr = flow.in_review()
-    kept = ItemData("Montant du RIS", "aid", "Demandé par le juge")
+    kept = ItemData("Montant du RIS", "aid", "Demandé par le juge", basis("ji-search-seizure"))
     services.approve(dr, actor=signers["dg"], amended_items=[kept])
     assert [i.description for i in dr.reply.items.all()] == ["Montant du RIS"]
     document = sign_in_order(dr, signers["dg"], signers["president"])

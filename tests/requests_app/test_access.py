@@ -50,6 +50,7 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:reply_pdf": ("signed", ["GET"], CONTENT | {"secretariat"}),
     "requests_app:assign": ("awaiting_assignment", ["GET", "POST"], {"president", "dg"}),
     "requests_app:opinion": ("awaiting_opinion", ["GET", "POST"], {"referent"}),
+    "requests_app:opinion_flags": ("awaiting_opinion", ["POST"], {"referent"}),
     "requests_app:review": ("awaiting_review", ["GET", "POST"], {"dg"}),
     "requests_app:sign": ("awaiting_signatures", ["GET", "POST"], {"president", "dg"}),
     "requests_app:dispatch": ("signed", ["GET", "POST"], {"secretariat"}),

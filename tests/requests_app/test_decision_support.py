@@ -14,16 +14,16 @@ from requests_app.inputs import ChecklistData, ItemData
 from requests_app.models import State
 from tests.conftest import PASSWORD, answer_all, basis, checklist_post, reread
 
-POLICE_ITEMS = [ItemData("Adresse", "address", "Demandée par la police")]
 
-
-def police_opinion(**overrides):
-    bases = [basis("police-request")]
+def court_opinion(**overrides):
+    """A disclosure to a court on the investigating judge's basis: the basis
+    does not concern this requester, a blocking flag that a reason can override."""
+    bases = [basis("ji-search-seizure")]
     values = {
         "legal_bases": bases,
         "proposal": "disclose",
         "reasoning": "Motivation",
-        "items": POLICE_ITEMS,
+        "items": [ItemData("Adresse", "address", "Demandée par le tribunal", bases[0])],
         "checklist": answer_all(bases),
     }
     values.update(overrides)
@@ -70,12 +70,52 @@ def test_unmet_condition_needs_a_note(flow, personas):
 
 
 def test_disclosure_despite_a_blocking_flag_needs_an_override(flow, personas):
-    dr = flow.assigned(requester_kind="police")
+    dr = flow.assigned(requester_kind="court")
 
     with pytest.raises(services.ActionRefused, match="dérogation motivée"):
-        services.submit_opinion(dr, actor=personas["referent"], **police_opinion())
+        services.submit_opinion(dr, actor=personas["referent"], **court_opinion())
 
     assert reread(dr).state == State.AWAITING_OPINION
+
+
+def test_an_item_on_a_basis_that_cannot_ground_it_is_forbidden_whatever_the_reason(
+    flow, personas, client
+):
+    dr = flow.assigned(requester_kind="police")
+    police = basis("police-request")
+    values = court_opinion(
+        legal_bases=[police],
+        items=[ItemData("Adresse", "address", "Demandée par la police", police)],
+        checklist=answer_all([police]),
+        override_reason="Motif",
+    )
+
+    with pytest.raises(services.ActionRefused) as refusal:
+        services.submit_opinion(dr, actor=personas["referent"], **values)
+
+    assert refusal.value.cause == "disclosure_forbidden"
+    assert not reread(dr).opinions.exists()
+    # The page says so too, and keeps what was written.
+    client.force_login(personas["referent"])
+    response = client.post(
+        reverse("requests_app:opinion", args=[dr.pk]),
+        {
+            "legal_bases": [police.pk],
+            "proposal": "disclose",
+            "reasoning": "Motivation CANARYGARDEE",
+            "override_reason": "Motif",
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "0",
+            "items-0-description": "Adresse",
+            "items-0-data_category": "address",
+            "items-0-necessity": "x",
+            "items-0-basis": str(police.pk),
+            **checklist_post([police]),
+        },
+    )
+    assert response.status_code == 400
+    assert "Motivation CANARYGARDEE" in response.content.decode()
+    assert not reread(dr).opinions.exists()
 
 
 def test_disclosure_despite_an_unmet_condition_needs_an_override(flow, personas):
@@ -91,17 +131,17 @@ def test_disclosure_despite_an_unmet_condition_needs_an_override(flow, personas)
             legal_bases=bases,
             proposal="disclose",
             reasoning="x",
-            items=[ItemData("Adresse", "address", "x")],
+            items=[ItemData("Adresse", "address", "x", bases[0])],
             checklist=answers,
         )
 
 
 def test_override_with_a_reason_passes_is_audited_and_shown_to_signers(flow, personas, client):
-    dr = flow.assigned(requester_kind="police")
+    dr = flow.assigned(requester_kind="court")
     reason = "Ordonnance du juge d'instruction reçue par fax, original suit."
 
     services.submit_opinion(
-        dr, actor=personas["referent"], **police_opinion(override_reason=reason)
+        dr, actor=personas["referent"], **court_opinion(override_reason=reason)
     )
     with pytest.raises(services.ActionRefused, match="dérogation motivée"):
         services.approve(reread(dr), actor=personas["dg"])
@@ -110,7 +150,7 @@ def test_override_with_a_reason_passes_is_audited_and_shown_to_signers(flow, per
 
     opinion_event = AuditEvent.objects.get(action="submit_opinion", object_id=str(dr.pk))
     assert opinion_event.details["override"] is True
-    assert "police_not_an_exception" in " ".join(opinion_event.details["overridden"])
+    assert "basis_not_for_requester" in opinion_event.details["overridden"]
     assert (
         opinion_event.details["override_reason_sha256"]
         == hashlib.sha256(reason.encode()).hexdigest()
@@ -126,10 +166,10 @@ def test_override_with_a_reason_passes_is_audited_and_shown_to_signers(flow, per
 
 
 def test_refusal_needs_no_override_despite_blocking_flags(flow, personas):
-    dr = flow.assigned(requester_kind="police")
+    dr = flow.assigned(requester_kind="court")
 
     services.submit_opinion(
-        dr, actor=personas["referent"], **police_opinion(proposal="refuse", items=[])
+        dr, actor=personas["referent"], **court_opinion(proposal="refuse", items=[])
     )
 
     assert reread(dr).state == State.AWAITING_REVIEW
@@ -138,7 +178,7 @@ def test_refusal_needs_no_override_despite_blocking_flags(flow, personas):
 
 def test_flags_appear_on_intake_opinion_and_review_pages_and_in_the_api(flow, personas, client):
     inadmissible = flow.received(cited_provision="")
-    police = flow.assigned(requester_kind="police")
+    court = flow.assigned(requester_kind="court")
     client.force_login(personas["president"])
     intake_page = client.get(reverse("requests_app:detail", args=[inadmissible.pk]))
     client.force_login(personas["secretariat"])
@@ -156,9 +196,9 @@ def test_flags_appear_on_intake_opinion_and_review_pages_and_in_the_api(flow, pe
         },
     )
     client.force_login(personas["referent"])
-    bases = [basis("police-request")]
+    bases = [basis("ji-search-seizure")]
     opinion_page = client.post(
-        reverse("requests_app:opinion", args=[police.pk]),
+        reverse("requests_app:opinion", args=[court.pk]),
         {
             "legal_bases": [bases[0].pk],
             "proposal": "disclose",
@@ -168,27 +208,28 @@ def test_flags_appear_on_intake_opinion_and_review_pages_and_in_the_api(flow, pe
             "items-0-description": "Adresse",
             "items-0-data_category": "address",
             "items-0-necessity": "x",
+            "items-0-basis": str(bases[0].pk),
             "refresh": "1",
         },
     )
     services.submit_opinion(
-        police, actor=personas["referent"], **police_opinion(override_reason="Motif")
+        court, actor=personas["referent"], **court_opinion(override_reason="Motif")
     )
     client.force_login(personas["dg"])
-    review_page = client.get(reverse("requests_app:review", args=[police.pk]))
+    review_page = client.get(reverse("requests_app:review", args=[court.pk]))
     api = APIClient()
     api.force_authenticate(personas["dg"])
-    api_body = api.get(reverse("api:request-detail", args=[police.pk])).json()
+    api_body = api.get(reverse("api:request-detail", args=[court.pk])).json()
 
     assert "<h2>Points d'attention</h2>" in intake_page.content.decode()
     assert "Bloquant" in intake_page.content.decode()
     assert preview.status_code == 200
     assert "Bloquant" in preview.content.decode()
-    assert not reread(police).reviews.exists()
+    assert not reread(court).reviews.exists()
     assert opinion_page.status_code == 200
     assert "Bloquant" in opinion_page.content.decode()
     # The checklist of the ticked basis is shown after the refresh.
-    assert f"cl-{bases[0].pk}-0-answer" in opinion_page.content.decode()
+    assert f'data-checklist-for="{bases[0].pk}">' in opinion_page.content.decode()
     assert "Bloquant" in review_page.content.decode()
     assert any(f["severity"] == "blocking" for f in api_body["flags"])
 

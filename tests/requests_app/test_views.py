@@ -12,10 +12,21 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from accounts.models import Role
 from audit.models import AuditEvent
-from legal_basis.models import LegalBasis
+from legal_basis.models import LegalBasis, SupportingDocument
+from requests_app import services
+from requests_app.inputs import ItemData
 from requests_app.models import DisclosureRequest, State
-from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, checklist_post, reread
+from tests.conftest import (
+    CANARY_NAME,
+    PASSWORD,
+    PDF_BYTES,
+    basis,
+    checklist_post,
+    make_user,
+    reread,
+)
 
 
 def login(client, user):
@@ -35,6 +46,7 @@ def intake_post(**overrides):
         "cited_provision": "Art. 87 CIC",
         "information_requested": "Adresse",
         "requester_deadline": "",
+        "documents": ["judge_order"],
         "persons-TOTAL_FORMS": "2",
         "persons-INITIAL_FORMS": "0",
         "persons-MIN_NUM_FORMS": "0",
@@ -190,7 +202,7 @@ def test_whole_procedure_through_the_pages(client, personas):
     assert r.status_code == 302, r.content
 
     login(client, personas["referent"])
-    ji = LegalBasis.objects.current().get(code="ji-search-seizure")
+    ji = basis("ji-search-seizure")
     r = client.post(
         reverse("requests_app:opinion", args=[dr.pk]),
         {
@@ -204,6 +216,7 @@ def test_whole_procedure_through_the_pages(client, personas):
             "items-0-description": "Adresse",
             "items-0-data_category": "address",
             "items-0-necessity": "Visée par l'ordonnance",
+            "items-0-basis": str(ji.pk),
             **checklist_post([ji]),
         },
     )
@@ -222,6 +235,7 @@ def test_whole_procedure_through_the_pages(client, personas):
             "items-0-keep": "on",
             "items-0-description": "Adresse",
             "items-0-data_category": "address",
+            "items-0-basis": str(ji.pk),
         },
     )
     assert r.status_code == 302, r.content
@@ -349,3 +363,404 @@ def test_audit_of_second_signature_holds_the_stored_file_hash(flow):
     assert event.details["final"] is True
     assert event.details["pdf_sha256"] == dr.reply.document.sha256
     assert hashlib.sha256(dr.reply.document.read()).hexdigest() == event.details["pdf_sha256"]
+
+
+# ---------------------------------------------------------------------------
+# Intake: the requester's letter, office and documents; persons added freely
+
+
+def test_intake_records_the_letter_date_office_address_form_and_documents(client, secretariat):
+    login(client, secretariat)
+
+    response = client.post(
+        reverse("requests_app:create"),
+        intake_post(
+            requester_letter_date="2026-10-28",
+            requester_function="investigating_judge",
+            requester_civility="madam",
+            documents=["judge_order", "consent"],
+        ),
+    )
+
+    assert response.status_code == 302
+    dr = DisclosureRequest.objects.get()
+    assert str(dr.requester_letter_date) == "2026-10-28"
+    assert dr.requester_function == "investigating_judge"
+    assert dr.requester_civility == "madam"
+    assert dr.documents == ["consent", "judge_order"]
+    page = client.get(dr.get_absolute_url()).content.decode()
+    assert "28/10/2026" in page
+
+
+def test_intake_form_offers_the_new_fields_and_one_empty_person(client, secretariat):
+    login(client, secretariat)
+
+    page = client.get(reverse("requests_app:create")).content.decode()
+
+    assert 'name="requester_letter_date"' in page
+    assert 'name="requester_function"' in page
+    assert 'name="requester_civility"' in page
+    assert page.count('name="documents"') == len(SupportingDocument.values)
+    # One empty person without script; the template the script clones.
+    assert 'name="persons-TOTAL_FORMS" value="1"' in page
+    assert 'name="persons-__prefix__-last_name"' in page
+    assert "Ajouter une personne" in page
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"requester_letter_date": "2026-11-03"}, "datée après sa réception"),
+        ({"requester_letter_date": "2026-02-30"}, "Saisissez une date valide"),
+        ({"documents": ["forged"]}, "Sélectionnez un choix valide"),
+        ({"requester_function": "king"}, "Sélectionnez un choix valide"),
+        ({"requester_civility": "highness"}, "Sélectionnez un choix valide"),
+        ({"persons-TOTAL_FORMS": "11"}, "au plus 10"),
+    ],
+)
+def test_bad_new_intake_fields_get_a_clear_error_and_change_nothing(
+    client, secretariat, overrides, message
+):
+    login(client, secretariat)
+    before = snapshot()
+
+    response = client.post(reverse("requests_app:create"), intake_post(**overrides))
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert snapshot() == before
+
+
+def test_persons_added_and_removed_on_the_page_are_all_kept(client, secretariat):
+    login(client, secretariat)
+    # Three persons posted, the second one left blank (as after a removal
+    # without script): the blank one is skipped, the others are kept.
+    response = client.post(
+        reverse("requests_app:create"),
+        intake_post(
+            **{
+                "persons-TOTAL_FORMS": "4",
+                "persons-2-last_name": "Second",
+                "persons-2-first_names": "Anne",
+                "persons-2-birth_date": "1990-02-02",
+                "persons-3-last_name": "Troisième",
+                "persons-3-first_names": "Luc",
+                "persons-3-birth_date": "1991-03-03",
+            }
+        ),
+    )
+
+    assert response.status_code == 302
+    names = list(DisclosureRequest.objects.get().persons.values_list("last_name", flat=True))
+    assert sorted(names) == sorted([CANARY_NAME, "Second", "Troisième"])
+
+
+# ---------------------------------------------------------------------------
+# The opinion form
+
+
+def opinion_post(bases, items, **overrides):
+    data = {
+        "legal_bases": [b.pk for b in bases],
+        "proposal": "disclose",
+        "reasoning": "Ordonnance du juge.",
+        "items-TOTAL_FORMS": str(len(items)),
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "30",
+        **checklist_post(bases),
+    }
+    for i, (description, category, item_basis) in enumerate(items):
+        data[f"items-{i}-description"] = description
+        data[f"items-{i}-data_category"] = category
+        data[f"items-{i}-necessity"] = "Visée par l'ordonnance"
+        data[f"items-{i}-basis"] = str(item_basis.pk) if item_basis else ""
+    data.update(overrides)
+    return data
+
+
+def test_an_opinion_with_four_items_each_on_its_basis(client, flow, personas):
+    dr = flow.assigned()
+    ji = basis("ji-search-seizure")
+    client.force_login(personas["referent"])
+    items = [
+        ("Adresse", "address", ji),
+        ("Composition de ménage", "household", ji),
+        ("Aide accordée", "aid", ji),
+        ("Dates de contact", "contact_dates", ji),
+    ]
+
+    response = client.post(
+        reverse("requests_app:opinion", args=[dr.pk]), opinion_post([ji], items)
+    )
+
+    assert response.status_code == 302, response.content
+    stored = reread(dr).opinions.get().items.order_by("position")
+    assert [i.description for i in stored] == [d for d, _, _ in items]
+    assert {i.legal_basis_id for i in stored} == {ji.pk}
+
+
+@pytest.mark.parametrize("item_basis", ["unticked", "blank", "unknown"])
+def test_an_item_must_rest_on_a_ticked_basis(client, flow, personas, item_basis):
+    dr = flow.assigned()
+    ji = basis("ji-search-seizure")
+    other = basis("consent")
+    client.force_login(personas["referent"])
+    data = opinion_post([ji], [("Adresse", "address", ji)])
+    data["items-0-basis"] = {"unticked": str(other.pk), "blank": "", "unknown": "999999"}[
+        item_basis
+    ]
+    before = snapshot()
+
+    response = client.post(reverse("requests_app:opinion", args=[dr.pk]), data)
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Choisissez une des bases cochées." in body or "Ce champ est obligatoire." in body, body
+    assert snapshot() == before
+    assert not reread(dr).opinions.exists()
+
+
+def test_the_opinion_page_groups_the_bases_and_preselects_the_cited_one(client, flow, personas):
+    ji = basis("ji-search-seizure")
+    LegalBasis.objects.filter(pk=ji.pk).update(provision_keywords=["canaryprovision"])
+    dr = flow.assigned(cited_provision="Ordonnance CANARYPROVISION du 2 novembre")
+    client.force_login(personas["referent"])
+
+    response = client.get(reverse("requests_app:opinion", args=[dr.pk]))
+
+    assert response.status_code == 200
+    primary, others = response.context["primary_bases"], response.context["other_bases"]
+    assert primary[0].basis.pk == ji.pk
+    assert primary[0].checked
+    assert primary[0].matched
+    assert all(c.basis.role == "request_basis" for c in primary)
+    assert all(c.basis.applies_to("investigating_judge") for c in primary)
+    assert all(
+        c.basis.role != "request_basis" or not c.basis.applies_to("investigating_judge")
+        for c in others
+    )
+    assert not any(c.checked for c in others)
+    body = response.content.decode()
+    assert '<details class="other-bases">' in body  # folded: nothing ticked in it
+    # The conditions of the ticked basis are shown, the others wait hidden.
+    assert f'data-checklist-for="{ji.pk}">' in body
+    assert f'data-checklist-for="{others[0].basis.pk}" hidden disabled>' in body
+    assert f'<option value="{ji.pk}">' in body  # the item's basis select
+    assert "[F] fait tiré d&#x27;une source" in body  # the tags' legend
+
+
+def test_flags_endpoint_answers_a_fragment_and_saves_nothing(client, flow, personas):
+    dr = flow.assigned(requester_kind="court")
+    ji = basis("ji-search-seizure")
+    client.force_login(personas["referent"])
+    before = snapshot()
+
+    response = client.post(
+        reverse("requests_app:opinion_flags", args=[dr.pk]),
+        opinion_post([ji], [("Adresse", "address", ji)]),
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<!DOCTYPE" not in body
+    assert "Points d'attention" in body
+    assert "Bloquant" in body  # this basis does not concern a court
+    assert snapshot() == before
+    assert not reread(dr).opinions.exists()
+
+
+def test_flags_endpoint_follows_the_opinion_page_access_rules(client, flow, personas):
+    dr = flow.assigned()
+    url = reverse("requests_app:opinion_flags", args=[dr.pk])
+
+    client.force_login(personas["other_referent"])
+    hidden = client.post(url, {"legal_bases": []})
+    client.force_login(personas["president"])
+    not_theirs = client.post(url, {"legal_bases": []})
+    client.force_login(personas["referent"])
+    read_only = client.get(url)
+    client.logout()
+    anonymous = client.post(url, {"legal_bases": []})
+
+    assert hidden.status_code == 404
+    assert not_theirs.status_code == 403
+    assert read_only.status_code == 405
+    assert anonymous.status_code == 302
+
+
+def test_flags_endpoint_needs_the_csrf_token(flow, personas):
+    from django.test import Client
+
+    dr = flow.assigned()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(personas["referent"])
+
+    response = strict.post(reverse("requests_app:opinion_flags", args=[dr.pk]), {})
+
+    assert response.status_code == 403
+
+
+def test_a_returned_opinion_opens_prefilled_as_a_new_version(client, flow, personas):
+    dr = flow.in_review()
+    services.return_for_revision(
+        reread(dr), actor=personas["dg"], remarks="Précisez CANARYREMARQUE."
+    )
+    ji = basis("ji-search-seizure")
+    client.force_login(personas["referent"])
+
+    page = client.get(reverse("requests_app:opinion", args=[dr.pk]))
+
+    body = page.content.decode()
+    assert "Précisez CANARYREMARQUE." in body
+    assert "avis n° 1" in body
+    assert "avis n° 2" in body
+    form, items = page.context["form"], page.context["items"]
+    assert form["reasoning"].value() == "Motivation CANARYMOTIF"
+    assert form["proposal"].value() == "disclose"
+    assert form.checked_ids() == {str(ji.pk)}
+    assert [f["description"].value() for f in items.forms[:2]] == [
+        "CANARYITEM adresse actuelle",
+        "Montant du RIS",
+    ]
+    assert {f["basis"].value() for f in items.forms[:2]} == {str(ji.pk)}
+    assert page.context["checklist"][f"cl-{ji.pk}-0-answer"].value() == "met"
+
+    # Submitted as it stands, it is the opinion's second version.
+    data = opinion_post(
+        [ji], [("CANARYITEM adresse actuelle", "address", ji), ("Montant du RIS", "aid", ji)]
+    )
+    response = client.post(reverse("requests_app:opinion", args=[dr.pk]), data)
+    assert response.status_code == 302, response.content
+    assert sorted(reread(dr).opinions.values_list("number", flat=True)) == [1, 2]
+
+
+def contested_basis() -> LegalBasis:
+    return LegalBasis.objects.create(
+        code="test-contested",
+        title_fr="Base contestée de test",
+        citation="Disposition de test",
+        letter_citation="Disposition de test",
+        reply_paragraph_accepted="Le centre communique les informations ci-dessous.",
+        reply_paragraph_refused="Le centre ne peut pas communiquer ces informations.",
+        role="request_basis",
+        effect="contested",
+    )
+
+
+def test_the_dg_writing_the_opinion_on_a_contested_basis_writes_a_legal_analysis(
+    client, flow, personas
+):
+    dg_referent = make_user("dgref", Role.DIRECTOR_GENERAL, Role.REFERENT)
+    dr = flow.received()
+    services.assign_referent(dr, actor=personas["president"], referent=dg_referent)
+    contested = contested_basis()
+    client.force_login(dg_referent)
+    url = reverse("requests_app:opinion", args=[dr.pk])
+    data = opinion_post([contested], [("Adresse", "address", contested)])
+
+    refused = client.post(url, data)
+    body = refused.content.decode()
+    data["legal_analysis"] = "Analyse CANARYANALYSE."
+    accepted = client.post(url, data)
+
+    assert refused.status_code == 400
+    assert 'name="legal_analysis"' in body
+    assert "<fieldset data-legal-analysis>" in body  # shown, not hidden
+    assert accepted.status_code == 302, accepted.content
+    assert reread(dr).opinions.get().legal_analysis == "Analyse CANARYANALYSE."
+
+
+def test_a_referent_is_not_offered_the_legal_analysis(client, flow, personas):
+    dr = flow.assigned()
+    client.force_login(personas["referent"])
+
+    body = client.get(reverse("requests_app:opinion", args=[dr.pk])).content.decode()
+
+    assert 'name="legal_analysis"' not in body
+
+
+def test_approving_an_item_on_a_contested_basis_needs_the_dg_legal_analysis(
+    client, flow, personas
+):
+    dr = flow.assigned()
+    contested = contested_basis()
+    services.submit_opinion(
+        dr,
+        actor=personas["referent"],
+        legal_bases=[contested],
+        proposal="disclose",
+        reasoning="Motivation",
+        items=[ItemData("Adresse", "address", "x", contested)],
+    )
+    client.force_login(personas["dg"])
+    url = reverse("requests_app:review", args=[dr.pk])
+    data = {
+        "decision": "approve",
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "1",
+        "items-0-keep": "on",
+        "items-0-description": "Adresse",
+        "items-0-data_category": "address",
+        "items-0-basis": str(contested.pk),
+    }
+
+    page = client.get(url).content.decode()
+    refused = client.post(url, data)
+    accepted = client.post(url, {**data, "legal_analysis": "Analyse du DG."})
+
+    assert 'name="legal_analysis"' in page
+    assert refused.status_code == 400
+    assert accepted.status_code == 302, accepted.content
+    assert reread(dr).reviews.get().legal_analysis == "Analyse du DG."
+
+
+def test_amended_items_carry_their_basis(client, flow, personas):
+    dr = flow.in_review()
+    ji = basis("ji-search-seizure")
+    client.force_login(personas["dg"])
+    url = reverse("requests_app:review", args=[dr.pk])
+    data = {
+        "decision": "amend",
+        "items-TOTAL_FORMS": "2",
+        "items-INITIAL_FORMS": "2",
+        "items-0-keep": "on",
+        "items-0-description": "Adresse seulement",
+        "items-0-data_category": "address",
+        "items-0-basis": str(ji.pk),
+        "items-1-description": "Montant du RIS",
+        "items-1-data_category": "aid",
+        "items-1-basis": str(ji.pk),
+    }
+
+    wrong = client.post(url, {**data, "items-0-basis": str(basis("consent").pk)})
+    response = client.post(url, data)
+
+    assert wrong.status_code == 400
+    assert "Choisissez une des bases de l&#x27;avis." in wrong.content.decode()
+    assert response.status_code == 302, response.content
+    reply_items = list(reread(dr).reply.items.all())
+    assert [(i.description, i.legal_basis_id) for i in reply_items] == [
+        ("Adresse seulement", ji.pk)
+    ]
+
+
+def test_without_script_the_refresh_keeps_everything_and_offers_one_more_item(
+    client, flow, personas
+):
+    dr = flow.assigned()
+    ji = basis("ji-search-seizure")
+    client.force_login(personas["referent"])
+    data = opinion_post([ji], [("Adresse", "address", ji)], refresh="1")
+
+    response = client.post(reverse("requests_app:opinion", args=[dr.pk]), data)
+
+    assert response.status_code == 200
+    items = response.context["items"]
+    assert len(items.forms) == 2  # the item written, and one empty
+    assert items.forms[0]["basis"].value() == str(ji.pk)
+    assert response.context["checklist"][f"cl-{ji.pk}-0-answer"].value() == "met"
+    body = response.content.decode()
+    assert f'data-checklist-for="{ji.pk}">' in body
+    assert "Ce champ est obligatoire" not in body
+    assert not reread(dr).opinions.exists()

@@ -9,11 +9,13 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from legal_basis.models import LegalBasis
+from letters import citations
 from requests_app import services
 from requests_app.inputs import ItemData, PersonData
 from requests_app.models import DisclosureRequest, Opinion, Reply, State
 from requests_app.permissions import visible_requests
-from tests.conftest import PASSWORD, intake, opinion_kwargs, pdf_upload, reread
+from tests.conftest import PASSWORD, basis, intake, opinion_kwargs, pdf_upload, reread
 
 ROLES = ["secretariat", "president", "dg", "referent", "other_referent", "auditor", "outsider"]
 
@@ -279,11 +281,12 @@ def test_amended_approval_keeps_only_the_items_the_dg_kept(flow, personas):
     services.approve(
         dr,
         actor=personas["dg"],
-        amended_items=[ItemData("Montant du RIS", "aid")],
+        amended_items=[ItemData("Montant du RIS", "aid", "", basis("ji-search-seizure"))],
     )
 
     reply = reread(dr).reply
     assert [i.description for i in reply.items.all()] == ["Montant du RIS"]
+    assert [i.legal_basis.code for i in reply.items.all()] == ["ji-search-seizure"]
     assert "CANARYITEM" not in reply.body
     assert reread(dr).reviews.get().outcome == "amended"
 
@@ -296,7 +299,9 @@ def test_refusal_reply_carries_no_items(flow, personas):
     reply = reread(dr).reply
     assert reply.kind == "refusal"
     assert not reply.items.exists()
-    assert "article 458" in reply.body
+    # The rule is cited as the catalogue has it on the day of the decision.
+    assert citations.secrecy_rule(reply.decided_on) in reply.body
+    assert LegalBasis.objects.with_feature("secrecy_rule", reply.decided_on)
 
 
 def test_withdrawal_is_possible_before_dispatch_only(flow, personas):

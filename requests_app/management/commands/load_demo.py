@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from accounts.models import ActingDesignation, Role, User
+from legal_basis import releases
 from legal_basis.models import LegalBasis
 from requests_app import services
 from requests_app.inputs import ChecklistData, IntakeData, ItemData, PersonData
@@ -48,7 +49,7 @@ class Command(BaseCommand):
     help = "Load the legal-basis catalogue, demo personas and demo requests."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        call_command("loaddata", "fixtures/legal_basis.json", verbosity=0)
+        releases.load_shipped()
         users = {}
         for username, first, last, roles in PERSONAS:
             user, created = User.objects.get_or_create(
@@ -91,21 +92,33 @@ class Command(BaseCommand):
         def person(last: str, first: str, born: date) -> PersonData:
             return PersonData(last_name=last, first_names=first, birth_date=born)
 
+        in_force = LegalBasis.objects.in_force_on(today)
+        ji = in_force.get(code="ji-search-seizure")
+        police = in_force.get(code="police-request")
+        ji_citation = ji.letter_citation
+
         def intake(**kw: Any) -> IntakeData:
             values: dict[str, Any] = {
                 "received_on": today - timedelta(days=10),
                 "channel": "post",
                 "requester_kind": "investigating_judge",
-                "requester_name": "Mme la Juge d'instruction A. Peeters",
+                "requester_name": "A. Peeters",
+                "requester_function": "investigating_judge",
+                "requester_civility": "madam",
+                "documents": ["judge_order"],
                 "requester_organisation": "Tribunal de première instance de Namur",
                 "requester_address": "Place du Palais de Justice 5, 5000 Namur",
                 "requester_reference": "JI.NA.12/26",
-                "cited_provision": "Art. 87 à 89 du Code d'instruction criminelle",
+                # What the requesters cite is theirs; the demo quotes the
+                # catalogue rather than write a statute number of its own.
+                "cited_provision": ji_citation,
                 "information_requested": "Adresse connue et aides octroyées depuis 2025.",
                 "requester_deadline": today + timedelta(days=20),
                 "persons": [person("Dupont", "Jean Marie", date(1979, 3, 14))],
             }
             values.update(kw)
+            # The requester's letter was written two days before it arrived.
+            values.setdefault("requester_letter_date", values["received_on"] - timedelta(days=2))
             return IntakeData(**values)
 
         def register(**kw: Any) -> DisclosureRequest:
@@ -114,9 +127,6 @@ class Command(BaseCommand):
             return services.register_request(
                 data, actor=sec, scan=scan, scan_content_type="application/pdf"
             )
-
-        ji = LegalBasis.objects.current().get(code="ji-search-seizure")
-        police = LegalBasis.objects.current().get(code="police-request")
 
         def answers(basis: LegalBasis, answer: str, note: str) -> list[ChecklistData]:
             return [
@@ -128,7 +138,7 @@ class Command(BaseCommand):
         register(
             requester_kind="landlord",
             requester_name="Immobilière du Centre SPRL",
-            cited_provision="Art. 1728 du Code civil",
+            cited_provision="Code civil, obligations du locataire",
             information_requested="Le CPAS garantit-il le loyer de son locataire ?",
             persons=[person("Lemaire", "Sandra", date(1990, 7, 2))],
             requester_deadline=today - timedelta(days=1),
@@ -163,17 +173,19 @@ class Command(BaseCommand):
             reasoning="Ordonnance du juge d'instruction dans le cadre d'une instruction. "
             "Seules l'adresse et la période d'aide sont nécessaires.",
             items=[
-                ItemData("Adresse connue du CPAS", "address", "Localiser la personne"),
-                ItemData("Période d'aide (2025-2026)", "aid", "Objet de l'instruction"),
+                ItemData("Adresse connue du CPAS", "address", "Localiser la personne", ji),
+                ItemData("Période d'aide (2025-2026)", "aid", "Objet de l'instruction", ji),
             ],
             checklist=answers(ji, "met", "Vérifié sur l'ordonnance jointe."),
         )
         # Police request refused, signed once (by the DG), waiting for the Président.
         dr = register(
             requester_kind="police",
-            requester_name="Commissaire B. Jacobs",
+            requester_name="B. Jacobs",
+            requester_function="police_commissioner",
+            requester_civility="sir",
             requester_organisation="Zone de police Namur Capitale",
-            cited_provision="Art. 15 de la loi sur la fonction de police",
+            cited_provision="Loi sur la fonction de police",
             requester_reference="PV 2026/4411",
             persons=[person("Dupont", "Jean Marie", date(1979, 3, 14))],
         )
@@ -199,7 +211,7 @@ class Command(BaseCommand):
             legal_bases=[ji],
             proposal="disclose",
             reasoning="Ordonnance de saisie du juge d'instruction.",
-            items=[ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance")],
+            items=[ItemData("Adresse connue du CPAS", "address", "Visée par l'ordonnance", ji)],
             checklist=answers(ji, "met", "Vérifié sur l'ordonnance jointe."),
         )
         services.approve(dr, actor=dg)
