@@ -162,6 +162,30 @@ def test_a_letter_prints_the_law_in_force_on_its_decision_date(
     assert "Référence interne" not in text
 
 
+@pytest.mark.parametrize(
+    ("day", "printed", "not_printed"),
+    [
+        (BEFORE, "article 458 du Code pénal", "ancien Code pénal"),
+        (
+            AFTER,
+            "article 458 de l'ancien Code pénal, repris par le Code pénal du 29 février 2024",
+            "458 du Code pénal",
+        ),
+    ],
+)
+def test_the_shipped_catalogue_cites_the_penal_code_of_the_decision_date(
+    flow, day, printed, not_printed
+):
+    dr = flow.in_review(proposal="refuse")
+    bases = list(dr.opinions.get().legal_bases.all())
+
+    with translation.override("fr"):
+        body = compose_reply_body(dr, ReplyKind.REFUSAL, bases, [], decided_on=day)
+
+    assert printed in body
+    assert not_printed not in body
+
+
 def test_the_acknowledgement_prints_the_rule_of_its_day(flow, rule_in_two_periods):
     dr = flow.received()
     text = _text(render_acknowledgement(dr))
