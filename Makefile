@@ -125,6 +125,7 @@ test: checks
 demo: setup
 	@mkdir -p var
 	DJANGO_DEBUG=true $(PY) manage.py migrate --no-input
+	DJANGO_DEBUG=true $(PY) manage.py createcachetable
 	DJANGO_DEBUG=true $(PY) manage.py load_demo
 	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
 

@@ -15,6 +15,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
+from knox.settings import CONSTANTS
 
 
 class Role(models.TextChoices):
@@ -27,7 +29,7 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", _("Auditor")
 
 
-class User(AbstractUser):
+class User(AbstractUser):  # type: ignore[django-manager-missing]  # ApiToken: knox untyped
     class Meta:
         verbose_name = _("user")
 
@@ -93,3 +95,30 @@ class ActingDesignation(models.Model):
 def is_staff_member(user: User) -> bool:
     """Holds at least one role today (an account with no role sees nothing)."""
     return bool(user.is_authenticated and user.is_active and user.roles_on())
+
+
+class ApiToken(AbstractAuthToken):  # type: ignore[misc]  # knox is untyped
+    """A token for the API (django-rest-knox's token, swapped in).
+
+    Only a SHA-512 digest of the token is stored, with its first characters
+    to find it; the token itself is shown once, at creation. An integer id
+    names it in URLs and in the audit trail; the label is the owner's own
+    note and never enters the trail.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=CONSTANTS.DIGEST_LENGTH, unique=True)
+    # As knox declares it, repeated for the type checker.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="auth_token_set"
+    )
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return gettext("API token %(id)s") % {"id": self.pk}

@@ -526,10 +526,13 @@ class Report:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
+    # Set when the chain is longer than the threshold and no signed
+    # checkpoint by a trusted key vouches for it (see `verify_database`).
+    unanchored: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.finding is None and not self.problems
+        return self.finding is None and not self.problems and self.unanchored is None
 
     def lines(self) -> list[str]:
         if self.ok:
@@ -537,6 +540,8 @@ class Report:
         lines = []
         if self.finding is not None:
             lines.append(f"FIRST BROKEN SEQ {self.finding.seq}: {self.finding.problem}")
+        if self.unanchored is not None:
+            lines.append(f"NO TRUSTED CHECKPOINT: {self.unanchored}")
         lines.extend(f"CHECKPOINT PROBLEM: {problem}" for problem in self.problems)
         return lines
 
@@ -547,12 +552,27 @@ class Report:
             "checkpoints": self.checkpoints,
             "head_seq": self.head_seq,
             "first_broken_seq": self.finding.seq if self.finding else None,
+            "no_trusted_checkpoint": self.unanchored is not None,
             "lines": self.lines(),
             "seconds": round(self.seconds, 3),
         }
 
 
 PARALLEL_THRESHOLD = 200_000
+DEFAULT_CHECKPOINT_REQUIRED_AFTER = 1000
+
+
+def checkpoint_required_after() -> int:
+    """Above this many events a chain without a trusted checkpoint fails.
+
+    HUISCLOS_AUDIT_CHECKPOINT_REQUIRED_AFTER (default 1,000). Whoever can
+    write to the database can rewrite a chain and recompute every hash;
+    only a checkpoint signed outside the database shows it.
+    """
+    value = getattr(settings, "HUISCLOS_AUDIT_CHECKPOINT_REQUIRED_AFTER", None)
+    if value is None:
+        return DEFAULT_CHECKPOINT_REQUIRED_AFTER
+    return int(value)
 
 
 def _worker_conninfo() -> dict[str, Any]:
@@ -611,6 +631,7 @@ def verify_database(
     checkpoint_dir: Path | None,
     public_keys: Iterable[Path] | None = None,
     workers: int | None = None,
+    checkpoint_required_after: int | None = None,
 ) -> Report:
     """Check the chain, its head and every signed checkpoint.
 
@@ -619,6 +640,12 @@ def verify_database(
     must carry a valid signature and its hash must be the stored hash at its
     seq: that catches a rewrite with recomputed hashes (T-AU-2) and a
     truncation of the tail below a checkpoint.
+
+    With `checkpoint_required_after` (the auditor's verifications pass
+    `checkpoint_required_after()`), a chain of more events than that with
+    no valid checkpoint by a trusted key fails too: its hashes alone prove
+    nothing against someone who can write to the database. Signing the
+    first checkpoint (`audit_checkpoint`) verifies without it.
     """
     started = time.perf_counter()
     report = Report()
@@ -638,6 +665,14 @@ def verify_database(
     report.finding = conclude(
         segment, checkpoints=signed, head=(report.head_seq, report.head_hash)
     )
+    length = max(report.events, report.head_seq)
+    if checkpoint_required_after is not None and length > checkpoint_required_after and not valid:
+        report.unanchored = (
+            f"{length} events and no checkpoint signed by a trusted key: a chain longer "
+            f"than {checkpoint_required_after} events cannot be trusted against a rewrite "
+            "by someone with database access (sign the head with manage.py "
+            "audit_checkpoint, see docs/audit.md)"
+        )
     report.seconds = time.perf_counter() - started
     return report
 

@@ -238,7 +238,11 @@ def user_activity(request: HttpRequest) -> HttpResponse:
 def verification(request: HttpRequest) -> HttpResponse:
     directory = log.checkpoint_directory()
     if request.method == "POST":
-        report = log.verify_database(checkpoint_dir=directory, workers=1)
+        report = log.verify_database(
+            checkpoint_dir=directory,
+            workers=1,
+            checkpoint_required_after=log.checkpoint_required_after(),
+        )
         log.record_audit_verification(
             actor_id=request.user.pk,
             ok=report.ok,
@@ -258,6 +262,16 @@ def verification(request: HttpRequest) -> HttpResponse:
                 request,
                 gettext("Verification passed: %(summary)s.") % {"summary": report.lines()[0]},
             )
+        elif report.unanchored is not None and report.finding is None:
+            messages.error(
+                request,
+                gettext(
+                    "Verification failed: the chain holds %(events)s events and no checkpoint "
+                    "signed by a trusted key was found. A chain this long cannot be trusted "
+                    "against a rewrite by someone with database access."
+                )
+                % {"events": max(report.events, report.head_seq)},
+            )
         else:
             messages.error(request, gettext("The verification found a problem: see below."))
         return redirect("audit:verification")
@@ -270,6 +284,8 @@ def verification(request: HttpRequest) -> HttpResponse:
         "latest": latest,
         "checkpoint_problems": problems,
         "head_seq": head_seq,
+        "checkpoint_required_after": log.checkpoint_required_after(),
+        "missing_checkpoint": not checkpoints and head_seq > log.checkpoint_required_after(),
     }
     return render(request, "audit/verification.html", context)
 

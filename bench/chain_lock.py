@@ -79,8 +79,11 @@ PASSWORD = "chain-lock-bench"
 PREFIX = "chainlock"
 PDF_SCAN = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n"
+    b"0000000052 00000 n \n0000000101 00000 n \n"
+    b"trailer<</Size 4/Root 1 0 R>>\nstartxref\n164\n%%EOF\n"
 )
 BASIS_CODE = "ji-search-seizure"
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -388,6 +391,24 @@ def awaiting_signatures(
 # Signer processes
 
 
+def step_up_code(actor: Any, round_no: int, index: int) -> str:
+    """A single-use recovery code of the signer, made before the timed part.
+
+    Each signature takes a fresh second factor; the signer processes all sign
+    as the same Président within one second, more often than an
+    authenticator app's 30-s codes allow, so each uses a recovery code
+    (checked and consumed by `sign_reply` as a TOTP code would be).
+    """
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    device, _ = StaticDevice.objects.get_or_create(
+        user=actor, name="recovery", defaults={"confirmed": True}
+    )
+    token = f"r{round_no:04d}{index:05d}"
+    StaticToken.objects.get_or_create(device=device, token=token)
+    return token
+
+
 def signer_main(index: int, tasks: Any, results: Any, barrier: Any) -> None:
     """One signer process: waits for a task, the barrier, then signs."""
     try:
@@ -422,13 +443,14 @@ def signer_main(index: int, tasks: Any, results: Any, barrier: Any) -> None:
                 continue
             dr = p.DisclosureRequest.objects.get(pk=pk)
             actor = p.User.objects.get(username=username)
+            otp = step_up_code(actor, round_no, index)
             probe.label = "sign_reply (signer processes)" if round_no else "warm-up signatures"
             results.put(("armed", index, round_no))
             barrier.wait(timeout=TIMEOUT)
             started, cpu = time.monotonic(), time.process_time()
             error = None
             try:
-                p.services.sign_reply(dr, actor=actor, password=PASSWORD)
+                p.services.sign_reply(dr, actor=actor, otp=otp)
             except Exception as exc:
                 cause = getattr(exc, "cause", "")  # ActionRefused carries one
                 error = f"{type(exc).__name__} {cause}: {getattr(exc, 'message', exc)}"
@@ -637,6 +659,15 @@ def measure(out: Outcome, signers: Signers, *, idle_reads: int, control_rounds: 
     client = Client()
     probe.label = "setup: login"
     client.force_login(people["president"])
+    # The session's second factor, as after the verification page.
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = StaticDevice.objects.get(
+        user=people["president"], name="recovery"
+    ).persistent_id
+    session.save()
     probe.settle()
     out.url = reverse("requests_app:detail", args=[read_pk])
 

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from accounts.models import User, is_staff_member
 
@@ -131,6 +132,7 @@ def _require_staff_member(request: HttpRequest) -> None:
 
 
 @login_required
+@require_GET
 def index(request: HttpRequest) -> HttpResponse:
     _require_staff_member(request)
     today = timezone.localdate()
@@ -153,6 +155,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def detail(request: HttpRequest, code: str, version: int) -> HttpResponse:
     _require_staff_member(request)
     today = timezone.localdate()

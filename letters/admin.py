@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from audit.admin import AuditedAdmin
 
 from .credentials import CredentialError, inspect_pkcs12, store_credential
 from .models import Letterhead, ReplyDocument, SigningCredential
@@ -16,13 +17,11 @@ from .validators import sanitise_logo
 # The stubs make these classes generic; at run time they are not.
 if TYPE_CHECKING:
     LetterheadFormBase = forms.ModelForm[Letterhead]
-    LetterheadAdminBase = admin.ModelAdmin[Letterhead]
     CredentialFormBase = forms.ModelForm[SigningCredential]
-    CredentialAdminBase = admin.ModelAdmin[SigningCredential]
     DocumentAdminBase = admin.ModelAdmin[ReplyDocument]
 else:
     LetterheadFormBase = CredentialFormBase = forms.ModelForm
-    LetterheadAdminBase = CredentialAdminBase = DocumentAdminBase = admin.ModelAdmin
+    DocumentAdminBase = admin.ModelAdmin
 
 
 class LetterheadForm(LetterheadFormBase):
@@ -49,7 +48,8 @@ class LetterheadForm(LetterheadFormBase):
 
 
 @admin.register(Letterhead)
-class LetterheadAdmin(LetterheadAdminBase):
+class LetterheadAdmin(AuditedAdmin):
+    audit_object_type = "letterhead"
     form = LetterheadForm
     list_display = ["name", "city", "updated_at"]
 
@@ -92,7 +92,11 @@ class SigningCredentialForm(CredentialFormBase):
 
 
 @admin.register(SigningCredential)
-class SigningCredentialAdmin(CredentialAdminBase):
+class SigningCredentialAdmin(AuditedAdmin):
+    """Upload a signer's certificate; the event names the fields, never the
+    file, its passphrase or the certificate's subject."""
+
+    audit_object_type = "signing_credential"
     form = SigningCredentialForm
     list_display = ["user", "subject", "short_fingerprint", "not_after"]
     readonly_fields = [
@@ -114,11 +118,13 @@ class SigningCredentialAdmin(CredentialAdminBase):
         self, request: HttpRequest, obj: SigningCredential, form: Any, change: bool
     ) -> None:
         user: User = form.cleaned_data["user"]
+        replaced = SigningCredential.objects.filter(user=user).exists()
         stored = store_credential(
             user, form.cleaned_data["pkcs12_data"], form.cleaned_data["passphrase"].encode()
         )
         obj.pk = stored.pk
         obj.refresh_from_db()
+        self.record_change(request, obj, sorted(set(form.changed_data) | {"pkcs12"}), replaced)
 
 
 @admin.register(ReplyDocument)

@@ -29,7 +29,7 @@ from django.utils.translation import gettext
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 
 from accounts.models import Role
-from common.storage import private_storage, track_write
+from common.storage import StorageUnavailable, private_storage, track_write
 from requests_app.models import Reply, Signature
 
 from . import rendering, signing
@@ -66,7 +66,16 @@ def default_timestamper() -> TimeStamper | None:
 
 def _store(document: ReplyDocument, pdf: bytes) -> None:
     old_name = document.file.name if document.file else ""
-    document.file.save("reply.pdf", ContentFile(pdf), save=False)
+    try:
+        document.file.save("reply.pdf", ContentFile(pdf), save=False)
+    except StorageUnavailable as error:
+        raise LetterUnavailable(
+            gettext(
+                "The letter could not be stored: the server's storage is unavailable. "
+                "Nothing was recorded; try again later and notify the administrator."
+            ),
+            cause="storage_unavailable",
+        ) from error
     track_write(document.file.name)
     document.sha256 = signing.sha256(pdf)
     document.save()

@@ -186,16 +186,22 @@ REPLY_PDF_STATES_FOR_SECRETARIAT = {State.SIGNED, State.DISPATCHED, State.CLOSED
 
 
 def sees_reply(user: User, disclosure_request: DisclosureRequest) -> bool:
-    """Content roles, and the secretariat (which prepares and sends the reply)."""
-    return can_see_content(user, disclosure_request) or user.has_role(Role.SECRETARIAT)
+    """Who reads a reply's content, on any page, in the API or as the PDF.
 
-
-def may_download_reply(user: User, disclosure_request: DisclosureRequest) -> bool:
-    """Content roles at any time; the secretariat once signed, to dispatch it."""
+    Content roles at any time; the secretariat, which sends the reply, only
+    once both signatures are on it: before that the text is a draft the
+    signatories may still refuse. One rule for the request page, the
+    summary, the API and the signed PDF (`may_download_reply`).
+    """
     return can_see_content(user, disclosure_request) or (
         user.has_role(Role.SECRETARIAT)
         and disclosure_request.state in REPLY_PDF_STATES_FOR_SECRETARIAT
     )
+
+
+def may_download_reply(user: User, disclosure_request: DisclosureRequest) -> bool:
+    """The signed PDF: the same rule as the reply's content (`sees_reply`)."""
+    return sees_reply(user, disclosure_request)
 
 
 def reply_pdf_response(user: User, disclosure_request: DisclosureRequest) -> FileResponse:

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts import throttling
 from accounts.models import Role, User
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind, SupportingDocument
 
@@ -37,7 +38,15 @@ from .models import (
 )
 from .permissions import can_see_content, visible_requests
 from .queries import WORK_QUEUES
-from .validation import detect_scan_type, normalise_national_number
+from .validation import (
+    detect_scan_type,
+    intake_date_errors,
+    normalise_national_number,
+    validate_birth_date,
+    validate_dispatched_on,
+    validate_plausible_date,
+    validate_received_on,
+)
 
 QUEUE_KEYS = [q.key for q in WORK_QUEUES]
 
@@ -101,7 +110,9 @@ class RegisterEntrySerializer(serializers.ModelSerializer[DisclosureRequest]):
 class PersonSerializer(serializers.Serializer[Any]):
     last_name = serializers.CharField(max_length=150)
     first_names = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    birth_date = serializers.DateField(required=False, allow_null=True)
+    birth_date = serializers.DateField(
+        required=False, allow_null=True, validators=[validate_birth_date]
+    )
     national_number = serializers.CharField(max_length=20, required=False, allow_blank=True)
     cpas_file_number = serializers.CharField(max_length=50, required=False, allow_blank=True)
 
@@ -181,7 +192,7 @@ class ReplyOutSerializer(serializers.Serializer[Any]):
 
 
 class IntakeSerializer(serializers.Serializer[Any]):
-    received_on = serializers.DateField()
+    received_on = serializers.DateField(validators=[validate_received_on])
     channel = serializers.ChoiceField(choices=Channel.choices)
     requester_kind = serializers.ChoiceField(choices=RequesterKind.choices)
     requester_name = serializers.CharField(max_length=200)
@@ -194,8 +205,13 @@ class IntakeSerializer(serializers.Serializer[Any]):
     )
     cited_provision = serializers.CharField(required=False, allow_blank=True, default="")
     information_requested = serializers.CharField()
-    requester_deadline = serializers.DateField(required=False, allow_null=True, default=None)
-    requester_letter_date = serializers.DateField(required=False, allow_null=True, default=None)
+    # The same date checks as the web form (requests_app/validation.py).
+    requester_deadline = serializers.DateField(
+        required=False, allow_null=True, default=None, validators=[validate_plausible_date]
+    )
+    requester_letter_date = serializers.DateField(
+        required=False, allow_null=True, default=None, validators=[validate_plausible_date]
+    )
     requester_function = serializers.ChoiceField(
         choices=RequesterFunction.choices, required=False, allow_blank=True, default=""
     )
@@ -220,14 +236,14 @@ class IntakeSerializer(serializers.Serializer[Any]):
         return [PersonData(**p) for p in serializer.validated_data]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        letter_date = attrs.get("requester_letter_date")
-        if letter_date and letter_date > attrs["received_on"]:
+        date_errors = intake_date_errors(
+            received_on=attrs.get("received_on"),
+            requester_letter_date=attrs.get("requester_letter_date"),
+            requester_deadline=attrs.get("requester_deadline"),
+        )
+        if date_errors:
             raise serializers.ValidationError(
-                {
-                    "requester_letter_date": _(
-                        "The requester's letter cannot be dated after its receipt."
-                    )
-                }
+                {name: error.messages for name, error in date_errors.items()}
             )
         scan = attrs.get("scan")
         if attrs["channel"] == Channel.ORAL:
@@ -289,11 +305,13 @@ class RemarksSerializer(serializers.Serializer[Any]):
 
 
 class SignSerializer(serializers.Serializer[Any]):
-    password = serializers.CharField(trim_whitespace=False)
+    otp = serializers.CharField(
+        max_length=32, help_text="A code of the signer's authenticator app, or a recovery code."
+    )
 
 
 class DispatchSerializer(serializers.Serializer[Any]):
-    dispatched_on = serializers.DateField()
+    dispatched_on = serializers.DateField(validators=[validate_dispatched_on])
     channel = serializers.ChoiceField(choices=DispatchChannel.choices)
     registered_mail_number = serializers.CharField(
         max_length=60, required=False, allow_blank=True, default=""
@@ -598,7 +616,10 @@ def sign(request: Request, pk: int) -> Response:
     serializer = SignSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     services.sign_reply(
-        disclosure_request, actor=user, password=serializer.validated_data["password"]
+        disclosure_request,
+        actor=user,
+        otp=serializer.validated_data["otp"],
+        address=throttling.client_address(request),
     )
     return _done(disclosure_request, user)
 

@@ -1,10 +1,13 @@
 from django.urls import include, path
 
+from accounts import token_views
+
 from . import api
 
 app_name = "api"
 
 urlpatterns = [
+    path("auth/token/", token_views.issue_api_token, name="token-issue"),
     path("tasks/", api.my_tasks, name="my-tasks"),
     path("requests/", api.request_list, name="request-list"),
     path("requests/<int:pk>/", api.request_detail, name="request-detail"),

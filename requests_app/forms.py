@@ -33,13 +33,23 @@ from .models import (
     State,
 )
 from .queries import CONTENT_CRITERIA
-from .validation import detect_scan_type, normalise_national_number
+from .validation import (
+    detect_scan_type,
+    intake_date_errors,
+    normalise_national_number,
+    validate_birth_date,
+    validate_dispatched_on,
+    validate_plausible_date,
+    validate_received_on,
+)
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class IntakeForm(forms.Form):
-    received_on = forms.DateField(label=_("Date of receipt"), widget=DATE_WIDGET)
+    received_on = forms.DateField(
+        label=_("Date of receipt"), widget=DATE_WIDGET, validators=[validate_received_on]
+    )
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
     requester_kind = forms.ChoiceField(label=_("Kind of requester"), choices=RequesterKind.choices)
     requester_name = forms.CharField(label=_("Name of the requester"), max_length=200)
@@ -64,7 +74,10 @@ class IntakeForm(forms.Form):
         label=_("Requester's reference (“Your ref.”)"), max_length=100, required=False
     )
     requester_letter_date = forms.DateField(
-        label=_("Date of the requester's letter"), required=False, widget=DATE_WIDGET
+        label=_("Date of the requester's letter"),
+        required=False,
+        widget=DATE_WIDGET,
+        validators=[validate_plausible_date],
     )
     cited_provision = forms.CharField(
         label=_("Legal provision cited by the requester"),
@@ -83,7 +96,10 @@ class IntakeForm(forms.Form):
         help_text=_("Some legal bases allow a disclosure only with their document on file."),
     )
     requester_deadline = forms.DateField(
-        label=_("Deadline set by the requester"), required=False, widget=DATE_WIDGET
+        label=_("Deadline set by the requester"),
+        required=False,
+        widget=DATE_WIDGET,
+        validators=[validate_plausible_date],
     )
     scan = forms.FileField(
         label=_("Scan of the letter (PDF, PNG, JPEG or TIFF)"),
@@ -99,20 +115,14 @@ class IntakeForm(forms.Form):
         ),
     )
 
-    def clean_received_on(self) -> Any:
-        received_on = self.cleaned_data["received_on"]
-        if received_on > timezone.localdate():
-            raise ValidationError(gettext("The date of receipt cannot be in the future."))
-        return received_on
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        letter_date, received_on = cleaned.get("requester_letter_date"), cleaned.get("received_on")
-        if letter_date and received_on and letter_date > received_on:
-            self.add_error(
-                "requester_letter_date",
-                gettext("The requester's letter cannot be dated after its receipt."),
-            )
+        for name, error in intake_date_errors(
+            received_on=cleaned.get("received_on"),
+            requester_letter_date=cleaned.get("requester_letter_date"),
+            requester_deadline=cleaned.get("requester_deadline"),
+        ).items():
+            self.add_error(name, error)
         scan = cleaned.get("scan")
         if cleaned.get("channel") == Channel.ORAL:
             # An oral request has no letter; a file sent with it is ignored.
@@ -131,7 +141,12 @@ class IntakeForm(forms.Form):
 class PersonForm(forms.Form):
     last_name = forms.CharField(label=_("Last name"), max_length=150)
     first_names = forms.CharField(label=_("First names"), max_length=200, required=False)
-    birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DATE_WIDGET)
+    birth_date = forms.DateField(
+        label=_("Date of birth"),
+        required=False,
+        widget=DATE_WIDGET,
+        validators=[validate_birth_date],
+    )
     national_number = forms.CharField(
         label=_("National register number"), max_length=20, required=False
     )
@@ -139,12 +154,6 @@ class PersonForm(forms.Form):
 
     def clean_national_number(self) -> str:
         return normalise_national_number(self.cleaned_data.get("national_number", ""))
-
-    def clean_birth_date(self) -> Any:
-        birth_date = self.cleaned_data.get("birth_date")
-        if birth_date and birth_date > timezone.localdate():
-            raise ValidationError(gettext("The date of birth cannot be in the future."))
-        return birth_date
 
     def to_data(self) -> PersonData:
         d = self.cleaned_data
@@ -451,15 +460,19 @@ AmendedItemFormSet = forms.formset_factory(AmendedItemForm, extra=0, max_num=30)
 
 
 class SignForm(forms.Form):
-    password = forms.CharField(
-        label=_("Your password (confirms the signature)"),
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        strip=False,
+    # Empty when the signer confirms with a security key (WebAuthn step-up).
+    otp = forms.CharField(
+        label=_("Code of your authenticator app (confirms the signature)"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off"}),
     )
 
 
 class DispatchForm(forms.Form):
-    dispatched_on = forms.DateField(label=_("Dispatch date"), widget=DATE_WIDGET)
+    dispatched_on = forms.DateField(
+        label=_("Dispatch date"), widget=DATE_WIDGET, validators=[validate_dispatched_on]
+    )
     channel = forms.ChoiceField(label=_("Means of dispatch"), choices=DispatchChannel.choices)
     registered_mail_number = forms.CharField(
         label=_("Registered mail number"), max_length=60, required=False

@@ -17,21 +17,25 @@ from datetime import date
 from typing import Any
 
 import django_fsm as fsm
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from guardian.shortcuts import assign_perm, remove_perm
 
+from accounts import services as accounts
+from accounts import throttling
 from accounts.models import Role, User
 from audit import log
-from common.storage import kept_only_if_committed, track_write
+from common.storage import StorageUnavailable, kept_only_if_committed, track_write
 from legal_basis import flags
 from legal_basis.models import Effect, LegalBasis, SupportingDocument
 from letters import services as letters
 
-from . import deadlines
+from . import deadlines, scan_checks
 from .access import record_refusal
 from .audit_objects import OBJECT_TYPE
 from .errors import ActionRefused, NotAllowed
@@ -230,6 +234,13 @@ def register_request(
         if follows is not None and not visible_requests(actor).filter(pk=follows.pk).exists():
             raise NotAllowed()
         _check_intake(data)
+        # The authority on the scan: magic bytes, parsing, active content; an
+        # image is stored re-encoded, without its metadata.
+        checked = (
+            scan_checks.check_upload(scan, scan_content_type)
+            if scan is not None and not is_oral
+            else None
+        )
         with transaction.atomic():
             year = data.received_on.year
             number, reference = _next_reference(year)
@@ -259,16 +270,22 @@ def register_request(
                 inadmissibility_reasons=[] if is_oral else inadmissibility_reasons(data),
             )
             scan_sha256 = ""
-            if scan is not None and not is_oral:
-                digest = hashlib.sha256()
-                for chunk in scan.chunks():
-                    digest.update(chunk)
-                scan_sha256 = digest.hexdigest()
-                scan.seek(0)
-                disclosure_request.scan = scan
-                disclosure_request.scan_content_type = scan_content_type
+            if checked is not None:
+                scan_sha256 = hashlib.sha256(checked.data).hexdigest()
+                disclosure_request.scan = ContentFile(checked.data, name="scan")
+                disclosure_request.scan_content_type = checked.content_type
                 disclosure_request.scan_sha256 = scan_sha256
-            disclosure_request.save()
+            try:
+                disclosure_request.save()
+            except StorageUnavailable as error:
+                raise ActionRefused(
+                    gettext(
+                        "The scan could not be stored: the server's storage is unavailable. "
+                        "Nothing was recorded; try again later and notify the administrator."
+                    ),
+                    cause="storage_unavailable",
+                    http_status=503,
+                ) from error
             if disclosure_request.scan:
                 track_write(disclosure_request.scan.name)
             ConcernedPerson.objects.bulk_create(
@@ -858,16 +875,37 @@ def _create_reply(
     return reply
 
 
-def sign_reply(disclosure_request: DisclosureRequest, *, actor: User, password: str) -> Signature:
+def sign_reply(
+    disclosure_request: DisclosureRequest,
+    *,
+    actor: User,
+    otp: str = "",
+    session: SessionBase | None = None,
+    address: str | None = None,
+) -> Signature:
     """Sign the reply in the capacity the signer holds today.
 
-    The signer re-enters their password. Two distinct people sign: the
+    The signer gives a fresh second factor (step-up): `otp`, a code of their
+    authenticator app or a recovery code, or else a WebAuthn assertion
+    verified in `session` within the last 2 minutes, consumed here (see
+    `accounts.services.check_step_up`). Two distinct people sign: the
     Président (or acting) and the DG (or acting); the referent never signs.
     """
     with _recording_refusals(actor, "sign_reply", disclosure_request):
-        if not password or not actor.check_password(password):
+        # Wrong codes are counted per signer and per source address; past the
+        # limit the step-up is locked before any code is checked.
+        if not throttling.step_up_allowed(actor, address):
+            until = throttling.step_up_retry_at(actor, address) or timezone.now()
             raise ActionRefused(
-                gettext("Incorrect password: the signature was not applied."),
+                throttling.step_up_message(until), cause="step_up_throttled", http_status=429
+            )
+        if not accounts.check_step_up(actor, otp=otp, session=session):
+            throttling.record_step_up_failure(actor, address)
+            raise ActionRefused(
+                gettext(
+                    "Second factor not confirmed: the signature was not applied. Type the "
+                    "code your authenticator app shows now, or use your security key."
+                ),
                 cause="reauthentication_failed",
                 http_status=403,
             )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
@@ -87,3 +89,57 @@ def detect_scan_type(upload: UploadedFile[bytes]) -> str:
         return _IMAGE_TYPES[kind]
     finally:
         upload.seek(0)
+
+
+# --------------------------------------------------------------------------
+# Dates: the web forms and the API serializers use these same functions, as
+# field validators and in their cross-field checks, so that both refuse the
+# same dates with the same French message (tests/security/test_dates.py).
+
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+def validate_plausible_date(value: date) -> None:
+    """A date of a letter, a receipt, a deadline: 1900 to 2099."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValidationError(_("Enter a date between 1900 and 2099."), code="date_out_of_range")
+
+
+def _not_in_future(value: date, message: str, code: str) -> None:
+    if value > timezone.localdate():
+        raise ValidationError(message, code=code)
+    validate_plausible_date(value)
+
+
+def validate_received_on(value: date) -> None:
+    _not_in_future(value, _("The date of receipt cannot be in the future."), "received_in_future")
+
+
+def validate_birth_date(value: date) -> None:
+    _not_in_future(value, _("The date of birth cannot be in the future."), "birth_in_future")
+
+
+def validate_dispatched_on(value: date) -> None:
+    _not_in_future(value, _("The dispatch date cannot be in the future."), "dispatched_in_future")
+
+
+def intake_date_errors(
+    *,
+    received_on: date | None,
+    requester_letter_date: date | None,
+    requester_deadline: date | None,
+) -> dict[str, ValidationError]:
+    """Checks between the dates of an incoming request, by field name."""
+    errors: dict[str, ValidationError] = {}
+    if requester_letter_date and received_on and requester_letter_date > received_on:
+        errors["requester_letter_date"] = ValidationError(
+            _("The requester's letter cannot be dated after its receipt."),
+            code="letter_after_receipt",
+        )
+    if requester_deadline and requester_letter_date and requester_deadline < requester_letter_date:
+        errors["requester_deadline"] = ValidationError(
+            _("The requester's deadline cannot be before the date of their letter."),
+            code="deadline_before_letter",
+        )
+    return errors

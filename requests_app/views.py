@@ -16,8 +16,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import services as accounts_services
+from accounts import throttling
 from accounts.models import Role, User
 from legal_basis.flags import matching_bases
 from legal_basis.models import LegalBasis, SupportingDocument, VerificationTag
@@ -150,6 +152,7 @@ def _refused(request: HttpRequest, refusal: services.ActionRefused) -> None:
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not is_staff_member(user):
@@ -171,20 +174,41 @@ def home(request: HttpRequest) -> HttpResponse:
 # never travel in a URL, where browser history, proxies and server logs would
 # keep them: the form is posted, the criteria are kept in the session under a
 # random key and the register's URL carries only that key, the sort and the
-# page.
+# page. They are personal data: each is kept REGISTER_SEARCH_SECONDS at most
+# (its time is in REGISTER_SEARCHES_AT), the older ones are dropped when a new
+# search starts, and at most REGISTER_SEARCHES_KEPT are kept; the session row
+# itself ends 30 minutes after the last request (accounts/sessions.py).
 REGISTER_SEARCHES = "register_searches"
+REGISTER_SEARCHES_AT = "register_searches_at"
 REGISTER_SEARCHES_KEPT = 20
+REGISTER_SEARCH_SECONDS = 30 * 60
 
 
 def _keep_search(request: HttpRequest, criteria: dict[str, str]) -> str:
-    searches = dict(request.session.get(REGISTER_SEARCHES, {}))
+    now = timezone.now().timestamp()
+    kept_at: dict[str, float] = request.session.get(REGISTER_SEARCHES_AT, {})
+    searches = {
+        key: kept
+        for key, kept in request.session.get(REGISTER_SEARCHES, {}).items()
+        if now - kept_at.get(key, 0) <= REGISTER_SEARCH_SECONDS
+    }
     key = secrets.token_urlsafe(12)
     searches[key] = criteria
     # Dicts keep insertion order: drop the oldest beyond the limit.
     for old in list(searches)[:-REGISTER_SEARCHES_KEPT]:
         del searches[old]
     request.session[REGISTER_SEARCHES] = searches
+    request.session[REGISTER_SEARCHES_AT] = {k: kept_at.get(k, now) for k in searches}
     return key
+
+
+def _kept_search(request: HttpRequest, key: str | None) -> dict[str, str] | None:
+    """The criteria kept under `key`, unless missing or too old."""
+    kept_at = request.session.get(REGISTER_SEARCHES_AT, {}).get(key, 0) if key else 0
+    if not key or timezone.now().timestamp() - kept_at > REGISTER_SEARCH_SECONDS:
+        return None
+    criteria: dict[str, str] | None = request.session.get(REGISTER_SEARCHES, {}).get(key)
+    return criteria
 
 
 @login_required
@@ -215,9 +239,7 @@ def register(request: HttpRequest) -> HttpResponse:
         return _register_page(request, form, sort, order, error="criteria_in_url")
     else:
         key = request.GET.get("search")
-        kept: dict[str, str] | None = (
-            request.session.get(REGISTER_SEARCHES, {}).get(key) if key else None
-        )
+        kept = _kept_search(request, key)
         expired = bool(key) and kept is None
         form = RegisterSearchForm(kept, content_search=content_search)
     return _register_page(request, form, sort, order, error="expired" if expired else None)
@@ -256,6 +278,7 @@ def _register_page(
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
+    refused_status: int | None = None
     if not user.has_role(Role.SECRETARIAT):
         raise Http404
     follows = None
@@ -309,10 +332,12 @@ def create(request: HttpRequest) -> HttpResponse:
             )
         except services.ActionRefused as refusal:
             _refused(request, refusal)
+            # A storage or letter failure (503) is not the user's input.
+            refused_status = refusal.http_status
         else:
             messages.success(request, _intake_message(disclosure_request))
             return _done(request, disclosure_request)
-    status = 400 if request.method == "POST" else 200
+    status = (refused_status or 400) if request.method == "POST" else 200
     return render(request, "requests_app/create.html", context, status=status)
 
 
@@ -338,6 +363,7 @@ def _intake_message(disclosure_request: DisclosureRequest) -> str:
 
 
 @login_required
+@require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     _load(request, pk, "request")
@@ -384,6 +410,7 @@ def _document_labels(disclosure_request: DisclosureRequest) -> list[str]:
 
 
 @login_required
+@require_GET
 def summary(request: HttpRequest, pk: int) -> HttpResponse:
     """A printable summary of the whole file, for the roles that see its content."""
     user = _user(request)
@@ -398,13 +425,16 @@ def summary(request: HttpRequest, pk: int) -> HttpResponse:
             "documents": _document_labels(disclosure_request),
             "opinions": list(disclosure_request.opinions.all()),
             "reviews": list(disclosure_request.reviews.all()),
-            "reply": getattr(disclosure_request, "reply", None),
+            "reply": getattr(disclosure_request, "reply", None)
+            if access.sees_reply(user, disclosure_request)
+            else None,
             "printed_at": timezone.localtime(),
         },
     )
 
 
 @login_required
+@require_GET
 def scan(request: HttpRequest, pk: int) -> FileResponse:
     return access.scan_response(_user(request), _load_content(request, pk, "scan"))
 
@@ -415,6 +445,7 @@ def _forbidden(request: HttpRequest, disclosure_request: DisclosureRequest) -> H
 
 
 @login_required
+@require_GET
 def reply_pdf(request: HttpRequest, pk: int) -> FileResponse:
     return access.reply_pdf_response(_user(request), _load(request, pk, "reply_pdf"))
 
@@ -787,7 +818,11 @@ def sign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpRes
     if request.method == "POST" and form.is_valid():
         try:
             signature = services.sign_reply(
-                disclosure_request, actor=user, password=form.cleaned_data["password"]
+                disclosure_request,
+                actor=user,
+                otp=form.cleaned_data["otp"],
+                session=request.session,
+                address=throttling.client_address(request),
             )
         except services.ActionRefused as refusal:
             _refused(request, refusal)
@@ -809,7 +844,12 @@ def sign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpRes
     return render(
         request,
         "requests_app/sign.html",
-        {"dr": current, "reply": current.reply, "form": form},
+        {
+            "dr": current,
+            "reply": current.reply,
+            "form": form,
+            "has_webauthn": accounts_services.has_webauthn(user),
+        },
         status=400 if request.method == "POST" else 200,
     )
 

@@ -12,8 +12,10 @@ renders one letter and one stamp per session (see "Letters" below).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,9 +26,12 @@ from django.core.management import call_command
 from django.core.signals import got_request_exception
 from django.db import connection
 from django.db.backends.postgresql.operations import DatabaseOperations
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 from django.utils.functional import empty
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.plugin import blocking_manager_key
 
 from accounts.models import ActingDesignation, Role, User
@@ -45,10 +50,14 @@ CANARY_FIRST = "CANARYPRENOM"
 # A valid national register number (check digits 97 - 850101001 % 97 = 15).
 CANARY_NISS = "85010100115"
 
+# A minimal PDF that pypdf reads strictly: one blank page, a correct xref.
 PDF_BYTES = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n"
+    b"0000000052 00000 n \n0000000101 00000 n \n"
+    b"trailer<</Size 4/Root 1 0 R>>\nstartxref\n164\n%%EOF\n"
 )
 
 
@@ -262,8 +271,73 @@ def give_credential(user: User) -> None:
     store_credential(user, certificates.to_pkcs12(issued, [_TEST_CA.certificate], b"t"), b"t")
 
 
+def totp_key(username: str) -> str:
+    """The known key (hex) of a test user's authenticator."""
+    return hashlib.sha1(f"huisclos-test-totp:{username}".encode()).hexdigest()
+
+
+def give_authenticator(user: User) -> TOTPDevice:
+    """A confirmed TOTP device with a known key: tests compute its codes."""
+    return TOTPDevice.objects.create(
+        user=user, name="authenticator", key=totp_key(user.username), confirmed=True
+    )
+
+
+def totp_code(user: User, at: float | None = None) -> str:
+    """The code the user's authenticator shows at `at` (now by default)."""
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    clock.time = time.time() if at is None else at
+    return f"{clock.token():0{device.digits}d}"
+
+
+def fresh_otp(user: User) -> str:
+    """A code the user's authenticator accepts for the next step-up.
+
+    django-otp refuses a code of a time step already used, and throttles
+    after a wrong code: tests that are not about those guards sign several
+    times within 30 s, so this clears both first. tests/security/ tests the
+    guards with `totp_code`, without this helper.
+    """
+    TOTPDevice.objects.filter(user=user).update(
+        last_t=-1, throttling_failure_count=0, throttling_failure_timestamp=None
+    )
+    return totp_code(user)
+
+
+def _verified_session(client: Client, user: Any) -> None:
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+
+_original_force_login = Client.force_login
+_original_login = Client.login
+
+
+def _force_login_verified(self: Client, user: Any, backend: str | None = None) -> None:
+    # Tests that are not about the second factor start signed in with it
+    # verified; tests/security/ signs in through the pages.
+    _original_force_login(self, user, backend)
+    _verified_session(self, user)
+
+
+def _login_verified(self: Client, **credentials: Any) -> bool:
+    done = _original_login(self, **credentials)
+    if done:
+        _verified_session(self, User.objects.get(username=credentials.get("username")))
+    return done
+
+
+Client.force_login = _force_login_verified  # type: ignore[method-assign,assignment]
+Client.login = _login_verified  # type: ignore[method-assign,assignment]
+
+
 def make_user(username: str, *roles: str, **extra) -> User:
     user = User.objects.create_user(username, password=PASSWORD, **extra)
+    give_authenticator(user)
     for role in roles:
         user.groups.add(Group.objects.get(name=role))
     if SIGNING_ROLES & set(roles):
@@ -450,12 +524,12 @@ class Flow:
 
     def partially_signed(self, **overrides) -> DisclosureRequest:
         dr = self.awaiting_signatures(**overrides)
-        services.sign_reply(dr, actor=self.p["dg"], password=PASSWORD)
+        services.sign_reply(dr, actor=self.p["dg"], otp=fresh_otp(self.p["dg"]))
         return dr
 
     def signed(self, **overrides) -> DisclosureRequest:
         dr = self.partially_signed(**overrides)
-        services.sign_reply(dr, actor=self.p["president"], password=PASSWORD)
+        services.sign_reply(dr, actor=self.p["president"], otp=fresh_otp(self.p["president"]))
         return dr
 
     def dispatched(self, **overrides) -> DisclosureRequest:

@@ -1,9 +1,11 @@
 """A real Chromium (Playwright, sync API) against the live server on PostgreSQL.
 
 One browser for the browser tests, one context (cookie jar) per persona, who
-logs in through the real login page. Every page can be checked with axe-core
-(vendored under static/vendor/axe-core/) against the WCAG 2.1 AA rules, and
-any Content-Security-Policy violation reported by the browser fails the test.
+logs in through the real login page, then the second-factor page with a
+code of their authenticator (each persona's key is known: tests/conftest.py).
+Every page can be checked with axe-core (vendored under
+static/vendor/axe-core/) against the WCAG 2.1 AA rules, and any
+Content-Security-Policy violation reported by the browser fails the test.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.db import connection, connections
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from accounts.models import Role, User
-from tests.conftest import PASSWORD, SIGNING_ROLES, give_credential
+from tests.conftest import PASSWORD, SIGNING_ROLES, fresh_otp, give_credential
 from tests.conftest import persona as world_persona
 
 CHROMIUM = os.environ.get("HUISCLOS_CHROMIUM", "/usr/bin/chromium")
@@ -168,6 +170,10 @@ class Persona:
         page.get_by_label("Identifiant").fill(self.user.username)
         page.get_by_label("Mot de passe").fill(PASSWORD)
         page.get_by_role("button", name="Se connecter").click()
+        # The second factor: the persona's authenticator (tests/conftest.py).
+        expect(page.get_by_role("heading", level=1)).to_have_text("Second facteur")
+        page.get_by_label(re.compile(r"^Code\s*:?$")).fill(fresh_otp(self.user))
+        page.get_by_role("button", name="Vérifier").click()
         expect(page.get_by_role("heading", level=1)).to_have_text(
             f"Bonjour {self.user.get_full_name()}"
         )

@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import PASSWORD, PDF_BYTES, Flow, basis
+from tests.conftest import PDF_BYTES, Flow, basis, fresh_otp
 
 from .conftest import Browsing, Persona, in_thread
 
@@ -154,7 +154,9 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     dg.expect_state("Réponse à signer")
     page.get_by_role("link", name="Signer la réponse").click()
     dg.axe("formulaire de signature")
-    field(page, "Votre mot de passe (confirmation de la signature)").fill(PASSWORD)
+    field(page, "Code de votre application d'authentification (confirme la signature)").fill(
+        fresh_otp(dg.user)
+    )
     page.get_by_role("button", name="Signer la réponse").click()
     dg.expect_message(f"Réponse {reference} signée (Le Directeur général).")
     dg.expect_state("Réponse signée une fois")
@@ -162,7 +164,9 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     # The Président signs second.
     page = president.open_request("À signer", reference)
     page.get_by_role("link", name="Signer la réponse").click()
-    field(page, "Votre mot de passe (confirmation de la signature)").fill(PASSWORD)
+    field(page, "Code de votre application d'authentification (confirme la signature)").fill(
+        fresh_otp(president.user)
+    )
     page.get_by_role("button", name="Signer la réponse").click()
     president.expect_message(f"Réponse {reference} signée (Le Président).")
     president.expect_state("Réponse signée, à expédier")
@@ -203,14 +207,18 @@ def test_request_without_legal_provision_is_inadmissible(ui: Browsing, people, l
     secretariat.expect_message("attend les signatures du Président et du DG")
     secretariat.expect_state("Réponse à signer")
     page = secretariat.page
+    # The secretariat sees a reply's content only once it is signed.
     expect(
         page.get_by_role("heading", name="Réponse officielle : Demande irrecevable en l'état")
-    ).to_be_visible()
-    expect(page.get_by_text("Aucune signature pour l'instant.")).to_be_visible()
+    ).to_have_count(0)
 
     president = ui.as_(people["president"])
     page = president.open_request("À signer", reference)
     president.expect_state("Réponse à signer")
+    expect(
+        page.get_by_role("heading", name="Réponse officielle : Demande irrecevable en l'état")
+    ).to_be_visible()
+    expect(page.get_by_text("Aucune signature pour l'instant.")).to_be_visible()
     expect(page.get_by_text("Irrecevable en l'état", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Signer la réponse")).to_be_visible()
     president.axe("page de la demande irrecevable (Président)")

@@ -165,11 +165,11 @@ def sign_in_order(dr, first: User, second: User):
     from letters import services as letter_services
     from letters.models import ReplyDocument
     from requests_app import services
-    from tests.conftest import PASSWORD
+    from tests.conftest import fresh_otp
 
     letter_services.create_reply_document(dr.reply)
     for actor in (first, second):
-        signature = services.sign_reply(dr, actor=actor, password=PASSWORD)
+        signature = services.sign_reply(dr, actor=actor, otp=fresh_otp(actor))
         letter_services.sign_reply_document(signature)
     return ReplyDocument.objects.get(reply=dr.reply)
 

@@ -25,7 +25,7 @@ from letters.credentials import signing_passphrase
 from letters.models import ReplyDocument, SigningCredential
 from letters.rendering import render_letter
 from requests_app import services
-from tests.conftest import PASSWORD
+from tests.conftest import fresh_otp
 
 from .conftest import (
     PDFSIG_VALID,
@@ -90,7 +90,9 @@ def test_two_signatures_valid_in_both_orders(flow, signers, pki, tmp_path, order
 def test_each_intermediate_revision_validates(flow, signers, pki):
     dr = flow.awaiting_signatures()
     letter_services.create_reply_document(dr.reply)
-    signature = services.sign_reply(dr, actor=signers["president"], password=PASSWORD)
+    signature = services.sign_reply(
+        dr, actor=signers["president"], otp=fresh_otp(signers["president"])
+    )
     pdf = letter_services.sign_reply_document(signature).read()
     report = signing.validate(pdf, pki.roots)
     assert report.ok, report.problems()
@@ -311,7 +313,7 @@ def test_verify_reply_command_reports(flow, signers):
 def test_verify_reply_fails_when_only_one_signature(flow, signers):
     dr = flow.awaiting_signatures()
     letter_services.create_reply_document(dr.reply)
-    signature = services.sign_reply(dr, actor=signers["dg"], password=PASSWORD)
+    signature = services.sign_reply(dr, actor=signers["dg"], otp=fresh_otp(signers["dg"]))
     letter_services.sign_reply_document(signature)
     with pytest.raises(CommandError):
         call_command("verify_reply", dr.reference, stdout=io.StringIO(), stderr=io.StringIO())

@@ -25,7 +25,7 @@ from letters.rendering import (
 )
 from requests_app import services
 from requests_app.models import ConcernedPerson, DisclosureRequest, Reply, ReplyItem
-from tests.conftest import PASSWORD
+from tests.conftest import fresh_otp
 
 from .conftest import inflated, pdf_text
 
@@ -256,7 +256,7 @@ def test_hostile_signer_names_in_the_visible_signature(
     dr = flow.awaiting_signatures()
     letter_services.create_reply_document(dr.reply)
     for actor in (dg, president):
-        signature = services.sign_reply(dr, actor=actor, password=PASSWORD)
+        signature = services.sign_reply(dr, actor=actor, otp=fresh_otp(actor))
         document = letter_services.sign_reply_document(signature)
     _pdf_is_clean(document.read())
     assert canary_server.hits == []

@@ -12,10 +12,10 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS, PASSWORD, reread
+from accounts.models import ApiToken
+from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS, fresh_otp, reread
 
 CANARIES = [CANARY_NAME, CANARY_FIRST, CANARY_NISS, "CANARYINFO", "CANARYRUE", "CANARYMOTIF"]
 ROLES = ["secretariat", "president", "dg", "referent", "other_referent", "auditor", "outsider"]
@@ -81,11 +81,25 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "audit:user_activity": (None, ["GET"], {"auditor"}),
     "audit:verification": (None, ["GET", "POST"], {"auditor"}),
     "audit:export": (None, ["GET"], {"auditor"}),
+    # Every signed-in account manages its own API tokens (tests/security/test_tokens.py).
+    "accounts:api_tokens": (None, ["GET"], STAFF | {"outsider"}),
+    "accounts:revoke_api_token": (None, [], set()),
     # Public by nature; tested elsewhere.
+    "api:token-issue": (None, [], set()),
     "login": (None, [], set()),
     "logout": (None, [], set()),
+    # The second factor's own pages (tests/security/test_second_factor.py).
+    "accounts:second_factor": (None, [], set()),
+    "accounts:enrol": (None, [], set()),
+    "accounts:totp_qr": (None, [], set()),
+    "accounts:recovery_codes": (None, [], set()),
+    "accounts:verify": (None, [], set()),
+    "accounts:webauthn_registration_complete": (None, [], set()),
+    "accounts:webauthn_sign_in_complete": (None, [], set()),
+    "accounts:webauthn_step_up_complete": (None, [], set()),
 }
-EXTERNAL_PREFIXES = ("admin:",)
+# django-otp-webauthn's JSON endpoints (begin / complete a ceremony).
+EXTERNAL_PREFIXES = ("admin:", "otp_webauthn:")
 
 
 def test_every_route_has_an_access_rule():
@@ -111,10 +125,10 @@ def _url(name: str, dr) -> str:
     return str(reverse(name, args=[dr.pk]))
 
 
-def _call(client, method: str, url: str, api: bool):
+def _call(client, method: str, url: str, api: bool, signer=None):
     if method == "GET":
         return client.get(url)
-    payload = {"password": PASSWORD, "remarks": "x"}
+    payload = {"remarks": "x", "otp": fresh_otp(signer) if signer is not None else "000000"}
     if api:
         return client.post(url, payload, format="json")
     return client.post(url, payload)
@@ -154,15 +168,15 @@ def _check_route_role_method(name, method, role, dr, personas):
     if api:
         client = APIClient()
         if role != "anonymous":
-            token = Token.objects.create(user=personas[role])
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _token, key = ApiToken.objects.create(user=personas[role])
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     else:
         client = Client()
         if role != "anonymous":
             client.force_login(personas[role])
     url = _url(name, dr)
 
-    response = _call(client, method, url, api)
+    response = _call(client, method, url, api, None if role == "anonymous" else personas[role])
 
     assert response.status_code < 500
     if role == "anonymous":

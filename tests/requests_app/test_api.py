@@ -7,19 +7,26 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from audit.models import AuditEvent
 from legal_basis.models import LegalBasis
 from requests_app.models import DisclosureRequest, State
-from tests.conftest import CANARY_NAME, PASSWORD, PDF_BYTES, basis, checklist_json, reread
+from tests.conftest import (
+    CANARY_NAME,
+    PDF_BYTES,
+    basis,
+    checklist_json,
+    fresh_otp,
+    reread,
+)
 
 
 def api_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = ApiToken.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
@@ -75,8 +82,8 @@ def test_whole_procedure_through_the_api(personas):
         },
     )
     post("dg", "api:request-approve", {})
-    post("dg", "api:request-sign", {"password": PASSWORD})
-    body = post("president", "api:request-sign", {"password": PASSWORD})
+    post("dg", "api:request-sign", {"otp": fresh_otp(personas["dg"])})
+    body = post("president", "api:request-sign", {"otp": fresh_otp(personas["president"])})
     assert body["state"] == "signed"
     assert [i["description"] for i in body["reply"]["items"]] == ["Adresse"]
     assert [i["basis"] for i in body["reply"]["items"]] == ["ji-search-seizure"]
@@ -142,7 +149,9 @@ def test_transition_out_of_order_is_a_403_with_a_reason(flow, personas):
     dr = flow.assigned()
 
     response = api_for(personas["dg"]).post(
-        reverse("api:request-sign", args=[dr.pk]), {"password": PASSWORD}, format="json"
+        reverse("api:request-sign", args=[dr.pk]),
+        {"otp": fresh_otp(personas["dg"])},
+        format="json",
     )
 
     assert response.status_code == 403

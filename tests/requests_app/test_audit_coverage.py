@@ -18,9 +18,9 @@ from tests.conftest import (
     CANARY_FIRST,
     CANARY_NAME,
     CANARY_NISS,
-    PASSWORD,
     checklist_json,
     checklist_post,
+    fresh_otp,
 )
 from tests.requests_app.test_access import ROUTES, iter_patterns
 
@@ -67,7 +67,7 @@ ACTING_ROLE = {
             "items-INITIAL_FORMS": "0",
         },
     ),
-    "requests_app:sign": ("dg", {"password": PASSWORD}),
+    "requests_app:sign": ("dg", {"otp": "__otp__"}),
     "requests_app:dispatch": (
         "secretariat",
         {"dispatched_on": "2026-11-03", "channel": "post", "registered_mail_number": ""},
@@ -90,7 +90,7 @@ ACTING_ROLE = {
     "api:request-approve": ("dg", {}),
     "api:request-refuse": ("dg", {"remarks": "Non"}),
     "api:request-return": ("dg", {"remarks": "À revoir"}),
-    "api:request-sign": ("dg", {"password": PASSWORD}),
+    "api:request-sign": ("dg", {"otp": "__otp__"}),
     "api:request-dispatch": (
         "secretariat",
         {"dispatched_on": "2026-11-03", "channel": "post", "registered_mail_number": ""},
@@ -129,6 +129,8 @@ def _payload(payload, personas):
             continue
         if value == "__checklist_json__":
             value = checklist_json([ji])
+        elif value == "__otp__":
+            value = fresh_otp(personas["dg"])
         elif value == "__referent__":
             value = personas["referent"].pk
         elif value == ["__ji__"]:

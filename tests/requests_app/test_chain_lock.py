@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from audit.models import AuditChainHead
 from letters import services as letter_services
 from requests_app import services
-from tests.conftest import PASSWORD, Flow, reread
+from tests.conftest import Flow, fresh_otp, reread
 
 
 def head_is_free() -> bool:
@@ -58,7 +58,7 @@ def test_the_chain_head_is_free_while_the_letter_renders_and_while_it_is_signed(
     signing = probing(monkeypatch, "sign_reply_document")
 
     services.approve(reread(dr), actor=personas["dg"])
-    services.sign_reply(reread(dr), actor=personas["dg"], password=PASSWORD)
+    services.sign_reply(reread(dr), actor=personas["dg"], otp=fresh_otp(personas["dg"]))
 
     assert rendering  # the letter was rendered (and looked up again when signed)
     assert all(rendering)

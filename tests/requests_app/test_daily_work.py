@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from requests_app import services
 from requests_app.inputs import ChecklistData, PersonData
 from requests_app.models import DisclosureRequest, State
-from tests.conftest import CANARY_NAME, CANARY_NISS, PASSWORD, opinion_kwargs, reread
+from tests.conftest import CANARY_NAME, CANARY_NISS, fresh_otp, opinion_kwargs, reread
 from tests.requests_app.test_views import intake_post
 
 pytestmark = pytest.mark.django_db
@@ -511,8 +511,8 @@ def test_a_token_that_failed_does_not_block_the_retry(client, flow, personas):
     client.force_login(personas["dg"])
     url = reverse("requests_app:sign", args=[dr.pk])
 
-    wrong = client.post(url, {"password": "wrong", "submission_token": "tok-sign"})
-    right = client.post(url, {"password": PASSWORD, "submission_token": "tok-sign"})
+    wrong = client.post(url, {"otp": "wrong", "submission_token": "tok-sign"})
+    right = client.post(url, {"otp": fresh_otp(personas["dg"]), "submission_token": "tok-sign"})
 
     assert wrong.status_code == 400
     assert right.status_code == 302

@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from requests_app import services
 from requests_app.inputs import ChecklistData, ItemData
 from requests_app.models import State
-from tests.conftest import PASSWORD, answer_all, basis, checklist_post, reread
+from tests.conftest import answer_all, basis, checklist_post, fresh_otp, reread
 
 
 def court_opinion(**overrides):
@@ -146,7 +146,7 @@ def test_override_with_a_reason_passes_is_audited_and_shown_to_signers(flow, per
     with pytest.raises(services.ActionRefused, match="dérogation motivée"):
         services.approve(reread(dr), actor=personas["dg"])
     services.approve(reread(dr), actor=personas["dg"], override_reason="Je confirme.")
-    services.sign_reply(reread(dr), actor=personas["dg"], password=PASSWORD)
+    services.sign_reply(reread(dr), actor=personas["dg"], otp=fresh_otp(personas["dg"]))
 
     opinion_event = AuditEvent.objects.get(action="submit_opinion", object_id=str(dr.pk))
     assert opinion_event.details["override"] is True

@@ -13,14 +13,14 @@ from accounts.models import ActingDesignation, Role
 from audit.models import AuditEvent
 from requests_app import services
 from requests_app.models import Signature, State
-from tests.conftest import PASSWORD, make_user, opinion_kwargs, reread
+from tests.conftest import fresh_otp, make_user, opinion_kwargs, reread
 
 
 def test_president_and_dg_sign_in_either_order(flow, personas):
     dr = flow.awaiting_signatures()
 
-    services.sign_reply(dr, actor=personas["president"], password=PASSWORD)
-    services.sign_reply(reread(dr), actor=personas["dg"], password=PASSWORD)
+    services.sign_reply(dr, actor=personas["president"], otp=fresh_otp(personas["president"]))
+    services.sign_reply(reread(dr), actor=personas["dg"], otp=fresh_otp(personas["dg"]))
 
     dr = reread(dr)
     assert dr.state == State.SIGNED
@@ -34,7 +34,7 @@ def test_same_person_cannot_sign_twice(flow, personas):
     dr = flow.partially_signed()  # signed by the DG
 
     with pytest.raises(services.ActionRefused):
-        services.sign_reply(dr, actor=personas["dg"], password=PASSWORD)
+        services.sign_reply(dr, actor=personas["dg"], otp=fresh_otp(personas["dg"]))
 
     assert reread(dr).state == State.PARTIALLY_SIGNED
     assert reread(dr).reply.signatures.count() == 1
@@ -44,9 +44,9 @@ def test_person_holding_both_roles_signs_only_once(flow, personas):
     both = make_user("both", Role.PRESIDENT, Role.DIRECTOR_GENERAL)
     dr = flow.awaiting_signatures()
 
-    services.sign_reply(dr, actor=both, password=PASSWORD)
+    services.sign_reply(dr, actor=both, otp=fresh_otp(both))
     with pytest.raises(services.ActionRefused):
-        services.sign_reply(reread(dr), actor=both, password=PASSWORD)
+        services.sign_reply(reread(dr), actor=both, otp=fresh_otp(both))
 
     assert reread(dr).reply.signatures.count() == 1
 
@@ -67,7 +67,7 @@ def test_referent_never_signs_even_as_acting_dg(flow, personas, acting_dg):
     assert dr.state == State.AWAITING_SIGNATURES
 
     with pytest.raises(services.ActionRefused):
-        services.sign_reply(dr, actor=acting_dg, password=PASSWORD)
+        services.sign_reply(dr, actor=acting_dg, otp=fresh_otp(acting_dg))
 
     assert reread(dr).reply.signatures.count() == 0
 
@@ -75,7 +75,7 @@ def test_referent_never_signs_even_as_acting_dg(flow, personas, acting_dg):
 def test_acting_dg_signs_within_the_designated_dates(flow, personas, acting_dg):
     dr = flow.awaiting_signatures()
 
-    signature = services.sign_reply(dr, actor=acting_dg, password=PASSWORD)
+    signature = services.sign_reply(dr, actor=acting_dg, otp=fresh_otp(acting_dg))
 
     assert signature.capacity == "director_general"
     assert signature.is_acting
@@ -101,16 +101,16 @@ def test_acting_designation_outside_its_dates_gives_no_signature(flow, personas)
 
     for user in (former, future):
         with pytest.raises(services.ActionRefused):
-            services.sign_reply(reread(dr), actor=user, password=PASSWORD)
+            services.sign_reply(reread(dr), actor=user, otp=fresh_otp(user))
 
     assert reread(dr).reply.signatures.count() == 0
 
 
-def test_wrong_password_signs_nothing_and_is_recorded(flow, personas):
+def test_wrong_second_factor_signs_nothing_and_is_recorded(flow, personas):
     dr = flow.awaiting_signatures()
 
-    with pytest.raises(services.ActionRefused, match="Mot de passe incorrect"):
-        services.sign_reply(dr, actor=personas["president"], password="wrong")
+    with pytest.raises(services.ActionRefused, match="Second facteur non confirmé"):
+        services.sign_reply(dr, actor=personas["president"], otp="000000")
 
     assert reread(dr).state == State.AWAITING_SIGNATURES
     assert reread(dr).reply.signatures.count() == 0
@@ -119,11 +119,11 @@ def test_wrong_password_signs_nothing_and_is_recorded(flow, personas):
     assert refused.details["cause"] == "reauthentication_failed"
 
 
-def test_empty_password_signs_nothing(flow, personas):
+def test_missing_second_factor_signs_nothing(flow, personas):
     dr = flow.awaiting_signatures()
 
     with pytest.raises(services.ActionRefused):
-        services.sign_reply(dr, actor=personas["dg"], password="")
+        services.sign_reply(dr, actor=personas["dg"])
 
     assert reread(dr).reply.signatures.count() == 0
 
@@ -135,7 +135,7 @@ def test_deactivated_signer_cannot_sign(flow, personas):
     president.save()
 
     with pytest.raises(services.ActionRefused):
-        services.sign_reply(dr, actor=president, password=PASSWORD)
+        services.sign_reply(dr, actor=president, otp=fresh_otp(president))
 
 
 def test_secretariat_and_referent_cannot_sign(flow, personas):
@@ -144,6 +144,6 @@ def test_secretariat_and_referent_cannot_sign(flow, personas):
 
     for role in ("secretariat", "referent", "other_referent", "auditor"):
         with pytest.raises(services.ActionRefused):
-            services.sign_reply(reread(dr), actor=personas[role], password=PASSWORD)
+            services.sign_reply(reread(dr), actor=personas[role], otp=fresh_otp(personas[role]))
 
     assert reread(dr).reply.signatures.count() == 0

@@ -20,10 +20,10 @@ from requests_app.inputs import ItemData
 from requests_app.models import DisclosureRequest, State
 from tests.conftest import (
     CANARY_NAME,
-    PASSWORD,
     PDF_BYTES,
     basis,
     checklist_post,
+    fresh_otp,
     make_user,
     reread,
 )
@@ -134,7 +134,9 @@ def test_upload_at_the_size_limit_passes_and_one_byte_more_is_refused(
 ):
     settings.SCAN_MAX_BYTES = 2048
     login(client, secretariat)
-    padded = PDF_BYTES[:-6] + b"%" * (2048 - len(PDF_BYTES)) + b"%%EOF\n"
+    # A comment line between the trailer and startxref: the xref offset holds.
+    comment = b"%" * (2048 - len(PDF_BYTES) - 1) + b"\n"
+    padded = PDF_BYTES.replace(b"startxref", comment + b"startxref")
     assert len(padded) == 2048
 
     ok = client.post(
@@ -239,11 +241,13 @@ def test_whole_procedure_through_the_pages(client, personas):
         },
     )
     assert r.status_code == 302, r.content
-    r = client.post(reverse("requests_app:sign", args=[dr.pk]), {"password": PASSWORD})
+    r = client.post(reverse("requests_app:sign", args=[dr.pk]), {"otp": fresh_otp(personas["dg"])})
     assert r.status_code == 302
 
     login(client, personas["president"])
-    r = client.post(reverse("requests_app:sign", args=[dr.pk]), {"password": PASSWORD})
+    r = client.post(
+        reverse("requests_app:sign", args=[dr.pk]), {"otp": fresh_otp(personas["president"])}
+    )
     assert r.status_code == 302
 
     login(client, personas["secretariat"])
@@ -264,7 +268,9 @@ def test_transition_out_of_order_is_refused_and_changes_nothing(client, flow, pe
     login(client, personas["president"])
     before = reread(dr).state
 
-    response = client.post(reverse("requests_app:sign", args=[dr.pk]), {"password": PASSWORD})
+    response = client.post(
+        reverse("requests_app:sign", args=[dr.pk]), {"otp": fresh_otp(personas["president"])}
+    )
 
     assert response.status_code == 403
     assert reread(dr).state == before

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from requests_app import services
 from requests_app.queries import WORK_QUEUES
-from tests.conftest import PASSWORD, opinion_kwargs, register
+from tests.conftest import fresh_otp, opinion_kwargs, register
 from tests.requests_app.test_api import api_for
 from tests.requests_app.test_workflow import STATES
 
@@ -148,7 +148,7 @@ def test_a_step_leaves_the_queue_once_taken(flow, personas):
     dr = flow.awaiting_signatures()
     assert ("sign", dr.reference) in tasks_of(personas["dg"])
 
-    services.sign_reply(dr, actor=personas["dg"], password=PASSWORD)
+    services.sign_reply(dr, actor=personas["dg"], otp=fresh_otp(personas["dg"]))
 
     assert ("sign", dr.reference) not in tasks_of(personas["dg"])
     assert ("sign", dr.reference) in tasks_of(personas["president"])

@@ -15,7 +15,7 @@ from requests_app import services
 from requests_app.inputs import ItemData, PersonData
 from requests_app.models import DisclosureRequest, Opinion, Reply, State
 from requests_app.permissions import visible_requests
-from tests.conftest import PASSWORD, basis, intake, opinion_kwargs, pdf_upload, reread
+from tests.conftest import basis, fresh_otp, intake, opinion_kwargs, pdf_upload, reread
 
 ROLES = ["secretariat", "president", "dg", "referent", "other_referent", "auditor", "outsider"]
 
@@ -49,7 +49,7 @@ def attempt(action: str, dr: DisclosureRequest, actor, personas):
     if action == "return_for_revision":
         return services.return_for_revision(dr, actor=actor, remarks="À revoir.")
     if action == "sign_reply":
-        return services.sign_reply(dr, actor=actor, password=PASSWORD)
+        return services.sign_reply(dr, actor=actor, otp=fresh_otp(actor))
     if action == "record_dispatch":
         return services.record_dispatch(
             dr,
@@ -236,8 +236,8 @@ def test_precisely_identified_written_request_awaits_assignment(flow, person):
 def test_inadmissible_request_goes_through_two_signatures_and_dispatch(flow, personas):
     dr = flow.inadmissible()
 
-    services.sign_reply(dr, actor=personas["president"], password=PASSWORD)
-    services.sign_reply(reread(dr), actor=personas["dg"], password=PASSWORD)
+    services.sign_reply(dr, actor=personas["president"], otp=fresh_otp(personas["president"]))
+    services.sign_reply(reread(dr), actor=personas["dg"], otp=fresh_otp(personas["dg"]))
     services.record_dispatch(
         reread(dr),
         actor=personas["secretariat"],

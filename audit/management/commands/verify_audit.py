@@ -2,6 +2,8 @@
 
 Exit status 0 and one line "OK n events, k checkpoints" when everything
 holds; otherwise the first broken seq and what is wrong, and exit status 1.
+A chain longer than HUISCLOS_AUDIT_CHECKPOINT_REQUIRED_AFTER events (1,000)
+with no checkpoint signed by a trusted key fails as well.
 Read-only on the database; it writes the outcome to
 <checkpoint dir>/last-verification.json for the auditor's page (unless
 --no-status).
@@ -49,6 +51,7 @@ class Command(BaseCommand):
             checkpoint_dir=directory,
             public_keys=options["public_keys"],
             workers=options["workers"],
+            checkpoint_required_after=log.checkpoint_required_after(),
         )
         if not options["no_status"]:
             try:
@@ -64,5 +67,6 @@ class Command(BaseCommand):
         raise CommandError(
             "audit verification failed"
             + (f": first broken seq {first}" if first is not None else "")
+            + (": no trusted checkpoint" if report.unanchored and first is None else "")
             + f" ({report.events} events walked, {report.checkpoints} valid checkpoints)"
         )

@@ -11,9 +11,12 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import services as accounts
 from accounts.models import ActingDesignation, Role, User
 from legal_basis import releases
 from legal_basis.models import LegalBasis
@@ -37,8 +40,30 @@ SCAN = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
     b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n"
+    b"0000000052 00000 n \n0000000101 00000 n \n"
+    b"trailer<</Size 4/Root 1 0 R>>\nstartxref\n164\n%%EOF\n"
 )
+
+
+def _authenticator(user: User) -> TOTPDevice:
+    """The demo persona's TOTP device (kept across runs: the tester enrolled it)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="demo", confirmed=True)
+    return device
+
+
+def _step_up(user: User) -> str:
+    """A code of the persona's authenticator, as the app would show it.
+
+    django-otp accepts each time step once and one step ahead: a persona who
+    signs twice uses the next step's code the second time.
+    """
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    clock.time = max(clock.time, (device.last_t + 1) * device.step + device.t0)
+    return f"{clock.token():0{device.digits}d}"
 
 
 def _scan() -> SimpleUploadedFile:
@@ -49,6 +74,12 @@ class Command(BaseCommand):
     help = "Load the legal-basis catalogue, demo personas and demo requests."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Known passwords and second factors: never in a production database.
+        if not getattr(settings, "HUISCLOS_DEMO_ALLOWED", False):
+            raise CommandError(
+                "load_demo creates accounts with a known password: it runs only with "
+                "DJANGO_DEBUG=true, never in production."
+            )
         releases.load_shipped()
         users = {}
         for username, first, last, roles in PERSONAS:
@@ -60,6 +91,7 @@ class Command(BaseCommand):
                 user.save()
                 for role in roles:
                     user.groups.add(Group.objects.get(name=role))
+            _authenticator(user)
             users[username] = user
         today = timezone.localdate()
         ActingDesignation.objects.get_or_create(
@@ -79,11 +111,16 @@ class Command(BaseCommand):
             self._requests(users, today)
         self.stdout.write(self.style.SUCCESS("Demo ready on http://127.0.0.1:8000"))
         self.stdout.write(f"Every demo login has the password: {DEMO_PASSWORD}")
+        self.stdout.write(
+            "Second factor: add each login's TOTP key (base32) to an authenticator app "
+            "(manual entry, 6 digits, 30 s)."
+        )
         for username, first, last, roles in PERSONAS:
             label = ", ".join(str(Role(r).label) for r in roles)
             if username == "acting_dg":
                 label += " ; Directeur général f.f. (désignation en cours)"
-            self.stdout.write(f"  {username:<12} {first} {last}: {label}")
+            secret = accounts.totp_secret(_authenticator(users[username]))
+            self.stdout.write(f"  {username:<12} TOTP {secret}  {first} {last}: {label}")
 
     def _requests(self, users: dict[str, User], today: date) -> None:
         sec, pres, dg = users["secretariat"], users["president"], users["dg"]
@@ -201,7 +238,7 @@ class Command(BaseCommand):
             checklist=answers(police, "not_met", "Aucune ordonnance ni concertation."),
         )
         services.refuse_disclosure(dr, actor=dg, remarks="Pas de base légale de levée.")
-        services.sign_reply(dr, actor=dg, password=DEMO_PASSWORD)
+        services.sign_reply(dr, actor=dg, otp=_step_up(dg))
         # Fully signed disclosure, waiting for dispatch.
         dr = register(requester_reference="JI.NA.18/26", received_on=today - timedelta(days=20))
         services.assign_referent(dr, actor=pres, referent=ref)
@@ -215,5 +252,5 @@ class Command(BaseCommand):
             checklist=answers(ji, "met", "Vérifié sur l'ordonnance jointe."),
         )
         services.approve(dr, actor=dg)
-        services.sign_reply(dr, actor=dg, password=DEMO_PASSWORD)
-        services.sign_reply(dr, actor=pres, password=DEMO_PASSWORD)
+        services.sign_reply(dr, actor=dg, otp=_step_up(dg))
+        services.sign_reply(dr, actor=pres, otp=_step_up(pres))
