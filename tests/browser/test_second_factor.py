@@ -109,11 +109,16 @@ def test_passkey_registration_sign_in_and_signature(ui: Browsing, people):
     persona = ui.as_(keyholder, login=False)
     page = persona.page
     virtual_authenticator(persona)
+    # Each ceremony is two server round trips and a navigation: on two busy
+    # cores (the whole suite in parallel) that can take longer than 5 s.
+    ceremony = 20_000
 
     password_step(persona)
     expect(page.get_by_role("heading", level=1)).to_have_text("Configurer votre second facteur")
     page.get_by_role("button", name="Enregistrer une clé de sécurité ou clé d'accès").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Vos codes de secours")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Vos codes de secours", timeout=ceremony
+    )
     page.get_by_role("link", name="Continuer vers Huis clos").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Bonjour Nina Nouvelle")
 
@@ -122,7 +127,9 @@ def test_passkey_registration_sign_in_and_signature(ui: Browsing, people):
     expect(page.get_by_role("heading", level=1)).to_have_text("Second facteur")
     persona.axe("vérification par clé")
     page.get_by_role("button", name="Utiliser ma clé de sécurité ou clé d'accès").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Bonjour Nina Nouvelle")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Bonjour Nina Nouvelle", timeout=ceremony
+    )
 
     # The signature: a fresh assertion of the key, no code typed.
     page.goto(f"/demandes/{dr.pk}/signer/")
