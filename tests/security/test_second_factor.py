@@ -69,6 +69,10 @@ def test_password_alone_reaches_no_request_page_and_no_api_data(client, flow, pe
     page = client.get(reverse("accounts:second_factor"), follow=True)
     assert page.status_code == 200
     assert page.redirect_chain[-1][0] == reverse("accounts:verify")
+    # ...with no menu to the pages it cannot open yet.
+    html = page.content.decode()
+    assert reverse("requests_app:register") not in html
+    assert reverse("accounts:api_tokens") not in html
 
 
 def test_the_right_code_opens_the_door(client, flow, personas):
