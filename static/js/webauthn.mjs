@@ -4,13 +4,9 @@
 //   data-begin, data-complete: the ceremony's two endpoints
 //   data-done: where to go once done (register, authenticate)
 // "step-up" submits the button's form once the assertion is verified.
-// No inline script: the Content-Security-Policy forbids it.
-
-const MESSAGES = {
-  busy: "Suivez les instructions de votre navigateur…",
-  failed: "La vérification par clé de sécurité a échoué. Réessayez ou utilisez un code.",
-  unsupported: "Ce navigateur ne permet pas d'utiliser une clé de sécurité ou une clé d'accès.",
-};
+// No inline script: the Content-Security-Policy forbids it. The messages
+// come translated from the page: data-busy, data-failed, data-unsupported on
+// the .webauthn-status element (templates/accounts/_webauthn_status.html).
 
 function csrfToken() {
   const input = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -42,17 +38,17 @@ function statusFor(button) {
 async function ceremony(button) {
   const mode = button.dataset.webauthn;
   const status = statusFor(button);
-  const say = (text) => {
+  const say = (key) => {
     if (status) {
-      status.textContent = text;
+      status.textContent = key ? status.dataset[key] || "" : "";
     }
   };
   if (!window.PublicKeyCredential || !PublicKeyCredential.parseCreationOptionsFromJSON) {
-    say(MESSAGES.unsupported);
+    say("unsupported");
     return;
   }
   button.disabled = true;
-  say(MESSAGES.busy);
+  say("busy");
   try {
     const options = await postJSON(button.dataset.begin, {});
     const credential =
@@ -64,7 +60,7 @@ async function ceremony(button) {
             publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options),
           });
     await postJSON(button.dataset.complete, credential.toJSON());
-    say("");
+    say(null);
     if (mode === "step-up") {
       const form = button.form;
       const field = form.querySelector("[name=otp]");
@@ -78,7 +74,7 @@ async function ceremony(button) {
     window.location.assign(button.dataset.done || "/");
   } catch (error) {
     console.error("WebAuthn:", error);
-    say(MESSAGES.failed);
+    say("failed");
     button.disabled = false;
   }
 }
