@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -129,6 +129,21 @@ WORK_QUEUES: tuple[WorkQueue, ...] = (
     ),
 )
 QUEUE_STATES = sorted({s.value for q in WORK_QUEUES for s in q.states})
+
+
+def referent_workload() -> QuerySet[User]:
+    """Active referents with, for the assignment page, how many open requests
+    each holds (`open_requests`) and the nearest due date among them
+    (`nearest_due`): one query, whatever the number of referents."""
+    held = Q(assigned_requests__state__in=[s.value for s in OPEN_STATES])
+    return (
+        User.objects.filter(is_active=True, groups__name=Role.REFERENT)
+        .annotate(
+            open_requests=Count("assigned_requests", filter=held, distinct=True),
+            nearest_due=Min("assigned_requests__due_on", filter=held),
+        )
+        .order_by("last_name", "first_name", "username")
+    )
 
 
 def queue_candidates(requests: QuerySet[DisclosureRequest]) -> list[DisclosureRequest]:

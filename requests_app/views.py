@@ -473,7 +473,12 @@ def assign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpR
     return render(
         request,
         "requests_app/assign.html",
-        {"dr": disclosure_request, "form": form},
+        {
+            "dr": disclosure_request,
+            "form": form,
+            "workload": queries.referent_workload(),
+            "today": timezone.localdate(),
+        },
         status=400 if request.method == "POST" else 200,
     )
 
