@@ -203,9 +203,23 @@ class HomeSection:
 
 
 def _overrides() -> Q:
+    """An override in the current opinion or in a review of it: a superseded
+    opinion (returned, then written again) no longer speaks for the request."""
+    superseded = Exists(
+        Opinion.objects.filter(request=OuterRef("request"), number__gt=OuterRef("number"))
+    )
+    opinion_superseded = Exists(
+        Opinion.objects.filter(request=OuterRef("request"), number__gt=OuterRef("opinion__number"))
+    )
     return Exists(
-        Opinion.objects.filter(request=OuterRef("pk")).exclude(override_reason="")
-    ) | Exists(Review.objects.filter(request=OuterRef("pk")).exclude(override_reason=""))
+        Opinion.objects.filter(request=OuterRef("pk"))
+        .exclude(override_reason="")
+        .exclude(superseded)
+    ) | Exists(
+        Review.objects.filter(request=OuterRef("pk"))
+        .exclude(override_reason="")
+        .exclude(opinion_superseded)
+    )
 
 
 def home_sections(user: User) -> list[HomeSection]:

@@ -350,6 +350,28 @@ def test_dg_home_lists_requests_carrying_an_override(client, flow, personas):
     assert plain.reference in home["Contrôle de légalité"]
 
 
+def test_an_override_in_a_superseded_opinion_no_longer_lists_the_request(client, flow, personas):
+    overridden = flow.assigned()
+    kwargs = opinion_kwargs()
+    unmet = [
+        ChecklistData(a.legal_basis, a.position, "not_met", "Non rempli")
+        for a in kwargs["checklist"]
+    ]
+    services.submit_opinion(
+        overridden,
+        actor=personas["referent"],
+        override_reason="Urgence vitale documentée",
+        **{**kwargs, "checklist": unmet},
+    )
+    client.force_login(personas["dg"])
+    assert sections(client)["Avec dérogation"] == [overridden.reference]
+
+    services.return_for_revision(overridden, actor=personas["dg"], remarks="Revoir")
+    services.submit_opinion(reread(overridden), actor=personas["referent"], **opinion_kwargs())
+
+    assert overridden.reference not in sections(client).get("Avec dérogation", [])
+
+
 def test_referent_home_lists_all_their_open_requests_by_deadline(client, flow, personas):
     later = flow.assigned(requester_deadline=date(2027, 2, 1))
     sooner = flow.in_review(requester_deadline=date(2027, 1, 4))
