@@ -216,7 +216,7 @@ def test_request_without_legal_provision_is_inadmissible(ui: Browsing, people, l
     page = president.open_request("À signer", reference)
     president.expect_state("Réponse à signer")
     expect(
-        page.get_by_role("heading", name="Réponse officielle : Demande irrecevable en l'état")
+        page.get_by_role("heading", name="Projet de réponse : Demande irrecevable en l'état")
     ).to_be_visible()
     expect(page.get_by_text("Aucune signature pour l'instant.")).to_be_visible()
     expect(page.get_by_text("Irrecevable en l'état", exact=True)).to_be_visible()
@@ -275,7 +275,7 @@ def test_refused_disclosure_gets_a_refusal_reply(ui: Browsing, people):
     dg.expect_message("Communication refusée. La lettre de refus attend les signatures.")
     dg.expect_state("Réponse à signer")
     expect(
-        page.get_by_role("heading", name="Réponse officielle : Refus de communication")
+        page.get_by_role("heading", name="Projet de réponse : Refus de communication")
     ).to_be_visible()
     expect(
         page.get_by_role("heading", name="Contrôle de légalité : Communication refusée")
