@@ -10,7 +10,8 @@ from tests.conftest import opinion_kwargs, reread
 
 def page(client, user, dr) -> str:
     client.force_login(user)
-    return client.get(reverse("requests_app:detail", args=[dr.pk])).content.decode()
+    html: str = client.get(reverse("requests_app:detail", args=[dr.pk])).content.decode()
+    return html
 
 
 def test_a_returned_opinion_is_marked_superseded_and_the_current_one_is_not(
