@@ -355,7 +355,20 @@ class BasisField(forms.ChoiceField):
         ]
 
 
-class ItemForm(forms.Form):
+class BasisItemForm(forms.Form):
+    """An item form whose `basis` field offers the given bases; `self.bases`
+    maps the posted value back to the basis. Subclasses declare `basis =
+    BasisField()` where it belongs in their field order."""
+
+    def __init__(self, *args: Any, bases: Sequence[LegalBasis] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bases = {str(b.pk): b for b in bases}
+        field = self.fields["basis"]
+        assert isinstance(field, BasisField)
+        field.set_bases(bases)
+
+
+class ItemForm(BasisItemForm):
     description = forms.CharField(
         # One item: French makes it singular, unlike the page headings with these words.
         label=pgettext_lazy("one item", "Information proposed"),
@@ -372,12 +385,8 @@ class ItemForm(forms.Form):
     )
 
     def __init__(self, *args: Any, bases: Sequence[LegalBasis] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.bases = {str(b.pk): b for b in bases}
-        field = self.fields["basis"]
-        assert isinstance(field, BasisField)
-        field.set_bases(bases)
-        field.widget.attrs["data-item-basis"] = ""
+        super().__init__(*args, bases=bases, **kwargs)
+        self.fields["basis"].widget.attrs["data-item-basis"] = ""
 
     def to_data(self) -> ItemData:
         d = self.cleaned_data
@@ -434,18 +443,15 @@ class ReviewForm(forms.Form):
         return cleaned
 
 
-class AmendedItemForm(forms.Form):
+class AmendedItemForm(BasisItemForm):
     keep = forms.BooleanField(label=_("Keep"), required=False, initial=True)
     description = forms.CharField(label=_("Information"), widget=forms.Textarea(attrs={"rows": 2}))
     data_category = forms.ChoiceField(label=_("Category"), choices=DataCategory.choices)
     basis = BasisField()
 
     def __init__(self, *args: Any, bases: Sequence[LegalBasis] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.bases = {str(b.pk): b for b in bases}
+        super().__init__(*args, bases=bases, **kwargs)
         field = self.fields["basis"]
-        assert isinstance(field, BasisField)
-        field.set_bases(bases)
         field.label = _("Basis that allows it (one of the opinion's bases)")
         field.error_messages["invalid_choice"] = gettext("Choose one of the opinion's bases.")
 
