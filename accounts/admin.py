@@ -2,8 +2,9 @@
 
 Every change made here enters the audit trail inside the admin's own
 transaction, through `accounts.services` (users, roles, passwords, tokens)
-or `AuditedAdmin` (acting designations, the roles' groups). Accounts are
-deactivated, never deleted: the trail names them. Tokens are seen by their
+or `AuditedAdmin` (the roles' groups). Accounts are deactivated, never
+deleted: the trail names them. Acting designations are only looked at here:
+they are made and ended in the app. Tokens are seen by their
 label and dates only (never their digest) and can only be revoked here.
 """
 
@@ -18,7 +19,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from audit.admin import AuditedAdmin
+from audit.admin import AuditedAdmin, ReadOnlyAdmin
 
 from . import services
 from .models import ActingDesignation, ApiToken, Role, User
@@ -71,9 +72,20 @@ class HuisClosUserAdmin(AuditedAdmin, UserAdmin[User]):
 
 
 @admin.register(ActingDesignation)
-class ActingDesignationAdmin(AuditedAdmin):
-    audit_object_type = "acting_designation"
-    list_display = ["user", "role", "starts_on", "ends_on"]
+class ActingDesignationAdmin(ReadOnlyAdmin[ActingDesignation]):
+    """Look only: the Président and the DG designate and end designations in
+    the app ("Désignations faisant fonction"), through the audited services;
+    none is ever deleted."""
+
+    list_display = [
+        "user",
+        "role",
+        "starts_on",
+        "ends_on",
+        "revoked_from",
+        "council_decision_on",
+        "designated_by",
+    ]
     list_filter = ["role"]
 
 

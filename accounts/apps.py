@@ -7,4 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and roles")
 
     def ready(self) -> None:
-        from . import signals, tokens  # noqa: F401
+        from . import audit_vocabulary, signals, tokens  # noqa: F401
+
+        audit_vocabulary.register()

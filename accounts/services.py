@@ -1,10 +1,12 @@
 """Use cases of accounts that leave a trace: sign-in, sign-out, failed sign-in,
-the second factor (enrolment, verification, step-up at a signature)."""
+the second factor (enrolment, verification, step-up at a signature), API
+tokens, changes made in the administration and acting designations."""
 
 from __future__ import annotations
 
 import time
 from base64 import b32encode
+from datetime import date
 from typing import Any, cast
 
 import qrcode
@@ -12,7 +14,9 @@ import qrcode.image.svg
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_otp import devices_for_user
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -22,7 +26,7 @@ from knox.settings import knox_settings
 
 from audit import log
 
-from .models import ApiToken, User
+from .models import ActingDesignation, ApiToken, Role, User
 
 SESSION_ACTIONS = frozenset(
     {"login", "logout", "login_failed", "lockout", "unlock", "session_expired"}
@@ -362,3 +366,255 @@ def record_password_set_by_admin(*, actor_id: int | None, user: User) -> None:
             object_id=user.pk,
             details={"user_id": user.pk, "usable_password": user.has_usable_password()},
         )
+
+
+# ---------------------------------------------------------------------------
+# Acting designations ("faisant fonction"): made and ended in the app by the
+# Président or the DG (or their acting deputies that day), under a decision
+# of the council. Never deleted: ending one records from which day it no
+# longer counts. Events carry ids, the role code and dates, never the
+# decision's reference.
+
+DESIGNATION_OBJECT = "acting_designation"
+DESIGNATION_REFERENCE_MAX = 100
+SIGNING_ROLE_GROUPS = (Role.PRESIDENT.value, Role.DIRECTOR_GENERAL.value)
+
+
+class DesignationRefused(Exception):
+    """A designation not made or not ended; `message` is shown to the user.
+
+    400: bad input, nothing changed and nothing recorded. 403: no right (or
+    one's own designation), recorded in the trail as a refused attempt.
+    """
+
+    def __init__(self, message: str, *, cause: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+        self.http_status = http_status
+
+
+def may_manage_designations(user: User, day: date | None = None) -> bool:
+    """The Président and the DG, or whoever acts as one of them on `day`."""
+    return bool(
+        user.is_active
+        and (user.has_role(Role.PRESIDENT, day) or user.has_role(Role.DIRECTOR_GENERAL, day))
+    )
+
+
+def designation_candidates() -> QuerySet[User]:
+    """Active staff members who may be designated: a role of their own, and
+    neither the Président nor the DG (two distinct people sign a reply)."""
+    return (
+        User.objects.filter(is_active=True, groups__name__in=Role.values)
+        .exclude(groups__name__in=SIGNING_ROLE_GROUPS)
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+def _refused_attempt(
+    actor: User, attempted: str, cause: str, designation_id: int | None = None
+) -> None:
+    """A designation refused for want of right: a security event, recorded
+    after the attempt's transaction rolled back."""
+    with transaction.atomic():
+        log.append(
+            actor_id=actor.pk,
+            action="refused",
+            object_type=DESIGNATION_OBJECT,
+            object_id=designation_id if designation_id is not None else "",
+            details={"attempted": attempted, "cause": cause},
+        )
+
+
+def _check_right(actor: User, attempted: str, designation_id: int | None = None) -> None:
+    if not may_manage_designations(actor):
+        _refused_attempt(actor, attempted, "permission_denied", designation_id)
+        raise DesignationRefused(
+            gettext(
+                "Only the President and the Director general (or their acting deputies) "
+                "designate acting deputies."
+            ),
+            cause="permission_denied",
+            http_status=403,
+        )
+
+
+def designate_acting(
+    actor: User,
+    user: User,
+    role: str,
+    starts_on: date,
+    ends_on: date,
+    council_decision_on: date,
+    council_decision_reference: str,
+) -> ActingDesignation:
+    """Designate `user` acting `role` from `starts_on` to `ends_on` (both included).
+
+    Refused (DesignationRefused): the actor is neither Président nor DG
+    today (403, recorded); the actor designates themself (403, recorded);
+    bad input (400, nothing changed): an unknown role, a user who is not an
+    active staff member or already holds a signing role, a start in the
+    past, an end before the start, a council decision in the future or
+    without a reference, a period overlapping another designation of that
+    person (in either role: nobody acts as both signers).
+    """
+    _check_right(actor, "designate_acting")
+    if user.pk == actor.pk:
+        _refused_attempt(actor, "designate_acting", "self_designation")
+        raise DesignationRefused(
+            gettext("Nobody designates themself: another person must make this designation."),
+            cause="self_designation",
+            http_status=403,
+        )
+    today = timezone.localdate()
+    reference = " ".join((council_decision_reference or "").split())
+    if role not in ActingDesignation.ActingRole.values:
+        raise DesignationRefused(
+            gettext("Choose the role: President or Director general."), cause="unknown_role"
+        )
+    if starts_on < today:
+        raise DesignationRefused(
+            gettext("The designation cannot start in the past: choose today or a later day."),
+            cause="starts_in_the_past",
+        )
+    if ends_on < starts_on:
+        raise DesignationRefused(
+            gettext("The last day cannot come before the first day."), cause="period_reversed"
+        )
+    if council_decision_on > today:
+        raise DesignationRefused(
+            gettext("The council decision cannot be dated in the future."),
+            cause="decision_in_the_future",
+        )
+    if not reference:
+        raise DesignationRefused(
+            gettext("Give the reference of the council decision."), cause="reference_missing"
+        )
+    if len(reference) > DESIGNATION_REFERENCE_MAX:
+        raise DesignationRefused(
+            gettext("The reference of the council decision is too long (100 characters at most)."),
+            cause="reference_too_long",
+        )
+    with transaction.atomic():
+        # Serialise the designations of one person: the overlap check holds.
+        designee = User.objects.select_for_update().filter(pk=user.pk).first()
+        groups = (
+            set(designee.groups.values_list("name", flat=True)) if designee is not None else set()
+        )
+        if designee is None or not designee.is_active or not groups & set(Role.values):
+            raise DesignationRefused(
+                gettext("Only an active staff member can be designated."),
+                cause="not_staff",
+            )
+        if groups & set(SIGNING_ROLE_GROUPS):
+            raise DesignationRefused(
+                gettext(
+                    "The President and the Director general cannot be designated acting: "
+                    "a reply takes two distinct signers."
+                ),
+                cause="holds_signing_role",
+            )
+        # Only the days a designation still counts: an ended one frees the rest.
+        overlapping = set(
+            ActingDesignation.objects.filter(
+                user=designee, starts_on__lte=ends_on, ends_on__gte=starts_on
+            )
+            .exclude(revoked_from__lte=starts_on)
+            .exclude(revoked_from__lte=F("starts_on"))
+            .values_list("role", flat=True)
+        )
+        if role in overlapping:
+            raise DesignationRefused(
+                gettext("This person is already designated in this role for part of this period."),
+                cause="overlap",
+            )
+        if overlapping:
+            # Acting President and acting DG on the same day: one person
+            # could not give the two distinct signatures of a reply.
+            raise DesignationRefused(
+                gettext(
+                    "This person is already acting in the other role for part of this period: "
+                    "a reply takes two distinct signers."
+                ),
+                cause="overlap_other_role",
+            )
+        designation = ActingDesignation.objects.create(
+            user=designee,
+            role=role,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            council_decision_on=council_decision_on,
+            council_decision_reference=reference,
+            designated_by=actor,
+        )
+        log.append(
+            actor_id=actor.pk,
+            action="designate_acting",
+            object_type=DESIGNATION_OBJECT,
+            object_id=designation.pk,
+            details={
+                "designation_id": designation.pk,
+                "user_id": designee.pk,
+                "role": role,
+                "starts_on": starts_on.isoformat(),
+                "ends_on": ends_on.isoformat(),
+                "council_decision_on": council_decision_on.isoformat(),
+            },
+        )
+    return designation
+
+
+def end_acting_designation(
+    actor: User, designation: ActingDesignation, *, effective_on: date | None = None
+) -> ActingDesignation:
+    """End a designation from `effective_on` (today by default): it no longer
+    counts from that day. One that has not begun by then is cancelled.
+
+    An ended designation can be ended earlier again. Refused: no right or
+    one's own designation (403, recorded); a day in the past, or a
+    designation already over by that day (400, nothing changed).
+    """
+    _check_right(actor, "end_acting_designation", designation.pk)
+    if designation.user_id == actor.pk:
+        _refused_attempt(actor, "end_acting_designation", "own_designation", designation.pk)
+        raise DesignationRefused(
+            gettext("Your own designation is ended by another person."),
+            cause="own_designation",
+            http_status=403,
+        )
+    today = timezone.localdate()
+    effective_on = effective_on or today
+    if effective_on < today:
+        raise DesignationRefused(
+            gettext("A designation cannot be ended in the past: choose today or a later day."),
+            cause="ends_in_the_past",
+        )
+    with transaction.atomic():
+        current = ActingDesignation.objects.select_for_update().get(pk=designation.pk)
+        if effective_on >= current.no_longer_counts_from:
+            raise DesignationRefused(
+                gettext("This designation no longer counts on that day: there is nothing to end."),
+                cause="already_over",
+            )
+        current.revoked_from = max(effective_on, current.starts_on)
+        current.revoked_at = timezone.now()
+        current.revoked_by = actor
+        current.save(update_fields=["revoked_from", "revoked_at", "revoked_by"])
+        log.append(
+            actor_id=actor.pk,
+            action="end_acting_designation",
+            object_type=DESIGNATION_OBJECT,
+            object_id=current.pk,
+            details={
+                "designation_id": current.pk,
+                "user_id": current.user_id,
+                "role": current.role,
+                "starts_on": current.starts_on.isoformat(),
+                "ends_on": current.ends_on.isoformat(),
+                "ended_from": current.revoked_from.isoformat(),
+                "cancelled": current.is_cancelled,
+            },
+        )
+    return current

@@ -29,7 +29,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import log, objects
+from . import log, objects, vocabulary
 from .models import AuditEvent
 
 # The requests are the objects the workspace looks up by reference; the app
@@ -148,12 +148,16 @@ def _rows(page: Page[Any]) -> list[dict[str, Any]]:
                 "occurred_at": event.occurred_at,
                 "actor": event.actor.username if event.actor else "",
                 "action": event.action,
+                "action_label": vocabulary.action_label(event.action),
                 "object_type": event.object_type,
+                "object_label": vocabulary.object_type_label(event.object_type),
                 "object_id": event.object_id,
                 "reference": reference,
-                "from_state": event.from_state,
-                "to_state": event.to_state,
-                "details": [(k, v) for k, v in sorted(details.items()) if k != "reference"],
+                "from_state": vocabulary.state_label(event.from_state),
+                "to_state": vocabulary.state_label(event.to_state),
+                "details": vocabulary.detail_rows(
+                    {k: v for k, v in sorted(details.items()) if k != "reference"}
+                ),
             }
         )
     return rows
@@ -180,8 +184,12 @@ def timeline(request: HttpRequest) -> HttpResponse:
         events = _in_period(events, data)
     elif form.is_bound:
         events = events.none()
-    actions = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
-    context = {"form": form, "actions": list(actions), **_listing(request, events)}
+    recorded = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    # The filter offers every action recorded, by its label; it posts the code.
+    actions = sorted(
+        ((code, vocabulary.action_label(code)) for code in recorded), key=lambda a: a[1]
+    )
+    context = {"form": form, "actions": actions, **_listing(request, events)}
     return render(request, "audit/timeline.html", context)
 
 
@@ -260,7 +268,13 @@ def verification(request: HttpRequest) -> HttpResponse:
         if report.ok:
             messages.success(
                 request,
-                gettext("Verification passed: %(summary)s.") % {"summary": report.lines()[0]},
+                gettext("Verification passed: %(summary)s.")
+                % {
+                    "summary": gettext(
+                        "%(events)s events and %(checkpoints)s signed checkpoints verified"
+                    )
+                    % {"events": report.events, "checkpoints": report.checkpoints}
+                },
             )
         elif report.unanchored is not None and report.finding is None:
             messages.error(

@@ -5,13 +5,18 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import secrets
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.utils.functional import LazyObject
@@ -125,3 +130,108 @@ def kept_only_if_committed() -> Iterator[None]:
                 transaction.on_commit(written.remove_uncommitted)
             else:
                 written.remove_uncommitted()
+
+
+# ---------------------------------------------------------------------------
+# Files held between two submissions of a form
+#
+# A browser cannot put a chosen file back into a file input: after a form
+# error, or while the user confirms what the form will do, the upload waits
+# here until the form is posted again. Each file is 0600 under a
+# server-generated name (never the uploaded one); only the session that
+# uploaded it lists it, under a random key, so nobody else can name it. It is
+# removed once used or replaced, and HELD_SECONDS after it was kept whatever
+# happens: `purge_held_files` runs at each use of the intake page and hourly
+# (`manage.py purge_held_files`, next to `clearsessions`). Being referenced by
+# no row, a held file is also an orphan for `sweep_orphan_files`, whose
+# minimum age is longer than HELD_SECONDS.
+
+HELD_DIRECTORY = "held"
+HELD_SECONDS = 30 * 60
+# Per session: a double click or a second tab holds another copy.
+HELD_KEPT = 3
+_HELD_SESSION_KEY = "held_files"
+
+
+@dataclass(frozen=True)
+class HeldFile:
+    key: str
+    size: int
+    content_type: str
+    name: str
+
+    def read(self) -> bytes:
+        with private_storage.open(self.name, "rb") as held:
+            return bytes(held.read())
+
+
+def _held_entries(session: Any) -> dict[str, dict[str, Any]]:
+    entries: dict[str, dict[str, Any]] = session.get(_HELD_SESSION_KEY, {})
+    return entries
+
+
+def hold_file(session: Any, data: bytes, *, content_type: str) -> HeldFile:
+    """Keep `data` for this session; raises StorageUnavailable if it cannot."""
+    name = private_storage.save(f"{HELD_DIRECTORY}/{uuid.uuid4().hex}", ContentFile(data))
+    key = secrets.token_urlsafe(16)
+    entries = _held_entries(session)
+    entries[key] = {
+        "name": name,
+        "at": time.time(),
+        "size": len(data),
+        "content_type": content_type,
+    }
+    # Dicts keep insertion order: drop the oldest beyond the limit.
+    for old in list(entries)[:-HELD_KEPT]:
+        _delete_quietly(entries.pop(old)["name"])
+    session[_HELD_SESSION_KEY] = entries
+    return HeldFile(key, len(data), content_type, name)
+
+
+def held_file(session: Any, key: str | None) -> HeldFile | None:
+    """The file this session holds under `key`, unless unknown, expired or gone."""
+    entries = _held_entries(session)
+    entry = entries.get(key) if key else None
+    if key is None or entry is None:
+        return None
+    if time.time() - float(entry.get("at", 0)) > HELD_SECONDS or not private_storage.exists(
+        entry["name"]
+    ):
+        release_held_file(session, key)
+        return None
+    return HeldFile(key, int(entry["size"]), str(entry["content_type"]), str(entry["name"]))
+
+
+def release_held_file(session: Any, key: str) -> None:
+    """Forget and delete a held file (used, replaced or refused)."""
+    entries = _held_entries(session)
+    entry = entries.pop(key, None)
+    if entry is None:
+        return
+    session[_HELD_SESSION_KEY] = entries
+    _delete_quietly(entry["name"])
+
+
+def purge_held_files(now: float | None = None) -> int:
+    """Delete every held file older than HELD_SECONDS, whichever session held it."""
+    cutoff = (time.time() if now is None else now) - HELD_SECONDS
+    directory = Path(private_storage.path(HELD_DIRECTORY))
+    if not directory.is_dir():
+        return 0
+    removed = 0
+    for entry in os.scandir(directory):
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                os.remove(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue  # removed meanwhile by its own session
+    return removed
+
+
+def _delete_quietly(name: str) -> None:
+    try:
+        private_storage.delete(name)
+    except OSError:
+        # Names are server-generated: nothing personal in this line.
+        logger.error("private storage: a held file could not be removed")

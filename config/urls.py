@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer,
     OpenApiJsonRenderer2,
@@ -40,6 +43,16 @@ urlpatterns = [
     path("compte/", include("accounts.urls")),
     path("compte/webauthn/", include("django_otp_webauthn.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page links to.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(
+            url=lazy(static, str)("favicon.ico"),
+            permanent=True,
+            http_method_names=["get", "head"],
+        ),
+        name="favicon",
+    ),
 ]
 
 # JSON under /api/, the French pages elsewhere (config/errors.py). A database

@@ -3,7 +3,7 @@
 Every statute a letter names comes from here: the `letter_citation` (and the
 paragraphs) of the catalogue version in force on the letter's decision date
 (`Reply.decided_on`; for an acknowledgement, the day the request was
-registered). Nothing in the letters' templates, strings or messages names a
+received). Nothing in the letters' templates, strings or messages names a
 statute itself (docs/legal-catalogue.md).
 """
 

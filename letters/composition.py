@@ -200,6 +200,37 @@ def _disclosure(
     return lines
 
 
+def _acknowledgement(disclosure_request: DisclosureRequest, day: date) -> list[str]:
+    values = {
+        "received_on": french_date(disclosure_request.received_on),
+        "channel": disclosure_request.get_channel_display().lower(),
+        "reference": disclosure_request.reference,
+    }
+    return [
+        gettext(
+            "We acknowledge receipt of your request, received on %(received_on)s "
+            "(%(channel)s), registered under reference %(reference)s."
+        )
+        % values,
+        gettext(
+            "The members of the staff and of the organs of the centre are bound by "
+            "professional secrecy (%(rule)s). Your request will be examined in the light "
+            "of the legal provision it invokes; only the information that is strictly "
+            "necessary, and whose disclosure a legal provision allows or requires, may be"
+            " sent to you."
+        )
+        % {"rule": citations.secrecy_rule(day)},
+        gettext(
+            "The reply will be sent to you in writing, signed by the President and the "
+            "Director General. No information will be given by telephone or orally."
+        ),
+        gettext(
+            "Please quote the reference %(reference)s in all correspondence about this request."
+        )
+        % values,
+    ]
+
+
 def compose_reply_body(
     disclosure_request: DisclosureRequest,
     kind: str,
@@ -216,7 +247,9 @@ def compose_reply_body(
     force on that date.
     """
     day = decided_on or timezone.localdate()
-    if kind == ReplyKind.INADMISSIBILITY:
+    if kind == ReplyKind.ACKNOWLEDGEMENT:
+        lines = _acknowledgement(disclosure_request, day)
+    elif kind == ReplyKind.INADMISSIBILITY:
         lines = _inadmissibility(disclosure_request, day)
     elif kind == ReplyKind.REFUSAL:
         lines = _refusal(disclosure_request, day, legal_bases)

@@ -45,7 +45,7 @@ from accounts.models import Role, User
 from requests_app.models import DisclosureRequest, Reply, ReplyKind, Signature
 
 from . import citations
-from .composition import subject_phrase
+from .composition import compose_reply_body, subject_phrase
 from .dates import french_date as french_date
 from .errors import LetterUnavailable
 from .models import Letterhead
@@ -78,7 +78,12 @@ STAMP_CAPACITY_LABELS = {
     Role.DIRECTOR_GENERAL.value: _("Director general"),
     Role.PRESIDENT.value: _("President"),
 }
-LETTER_KINDS = (ReplyKind.DISCLOSURE, ReplyKind.REFUSAL, ReplyKind.INADMISSIBILITY)
+LETTER_KINDS = (
+    ReplyKind.DISCLOSURE,
+    ReplyKind.REFUSAL,
+    ReplyKind.INADMISSIBILITY,
+    ReplyKind.ACKNOWLEDGEMENT,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -483,6 +488,8 @@ def letter_html(
             # The body says it in the language it was composed in, with the
             # words of composition.compose_reply_body.
             "body_states_necessity": gettext("strictly necessary") in reply.body,
+            # Plain text typed by the DG: escaped like every other value.
+            "dg_paragraph": reply.dg_paragraph,
         }
     )
     return render_to_string(f"pdf/{reply.kind}.html", context)
@@ -498,12 +505,29 @@ def render_letter(reply: Reply) -> bytes:
 def acknowledgement_html(
     disclosure_request: DisclosureRequest, letterhead: Letterhead | None = None
 ) -> str:
-    """The acknowledgement prints the law in force on the day the request was
-    registered, which is the day it is produced."""
+    """The acknowledgement of the request: its stored letter when one was
+    prepared, else composed now, unsigned. Either way it prints the law in
+    force on the day the request was received (the stored one's `decided_on`)."""
     letterhead = letterhead or Letterhead.load()
-    registered = _local_date(disclosure_request.created_at)
-    context = _common_context(disclosure_request, letterhead, registered, registered)
-    context["channel"] = disclosure_request.get_channel_display().lower()
+    stored = disclosure_request.acknowledgement()
+    if stored is not None:
+        return letter_html(stored, letterhead)
+    law_day = disclosure_request.received_on
+    context = _common_context(
+        disclosure_request, letterhead, _local_date(disclosure_request.created_at), law_day
+    )
+    director, president = signature_blocks([])
+    body = compose_reply_body(
+        disclosure_request, ReplyKind.ACKNOWLEDGEMENT, [], [], decided_on=law_day
+    )
+    context.update(
+        {
+            "kind": ReplyKind.ACKNOWLEDGEMENT,
+            "sig_director": director,
+            "sig_president": president,
+            "blocks": body_blocks(body),
+        }
+    )
     return render_to_string("pdf/acknowledgement.html", context)
 
 

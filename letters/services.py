@@ -3,6 +3,8 @@
 * `create_reply_document(reply)`: render the reply's letter as PDF/A, add
   the two empty signature fields and store it. Call it right after the
   Reply and its items are created, in the same transaction.
+* `rerender_reply_document(reply)`: render the unsigned letter again after
+  the DG changed their paragraph; refused once a signature is on it.
 * `sign_reply_document(signature)`: add the PAdES signature of
   `signature.signer`, in the field of `signature.capacity`, to the stored
   PDF. Call it right after the Signature row is created, in the same
@@ -89,22 +91,43 @@ def create_reply_document(reply: Reply) -> ReplyDocument:
         existing = ReplyDocument.objects.filter(reply=reply).first()
         if existing is not None:
             return existing
-        letterhead = Letterhead.load()
-        html = rendering.letter_html(reply, letterhead, include_signatures=False)
-        try:
-            pdf = rendering.render_html(
-                html,
-                reference=reply.request.reference,
-                fetcher=rendering.letter_fetcher(letterhead),
-            )
-            pdf = signing.prepare_for_signature(pdf)
-        except (rendering.LetterRenderingError, signing.LetterSigningError, OSError) as error:
-            raise LetterUnavailable(
-                gettext("The letter could not be produced. Notify the administrator."),
-                cause="letter_rendering_failed",
-            ) from error
         document = ReplyDocument(reply=reply, revision=1)
-        _store(document, pdf)
+        _store(document, _render_unsigned(reply))
+        return document
+
+
+def _render_unsigned(reply: Reply) -> bytes:
+    letterhead = Letterhead.load()
+    html = rendering.letter_html(reply, letterhead, include_signatures=False)
+    try:
+        pdf = rendering.render_html(
+            html,
+            reference=reply.request.reference,
+            fetcher=rendering.letter_fetcher(letterhead),
+        )
+        return signing.prepare_for_signature(pdf)
+    except (rendering.LetterRenderingError, signing.LetterSigningError, OSError) as error:
+        raise LetterUnavailable(
+            gettext("The letter could not be produced. Notify the administrator."),
+            cause="letter_rendering_failed",
+        ) from error
+
+
+def rerender_reply_document(reply: Reply) -> ReplyDocument:
+    """Render the unsigned letter again (the DG changed their paragraph) and
+    replace the stored file, one revision up. Refused once anyone signed it:
+    a signature covers the bytes it signed."""
+    with transaction.atomic():
+        document = ReplyDocument.objects.select_for_update().filter(reply=reply).first()
+        if document is None:
+            return create_reply_document(reply)
+        if reply.signatures.exists() or signing.signed_fields(_read_checked(document)):
+            raise LetterUnavailable(
+                gettext("The letter has been signed: it can no longer be changed."),
+                cause="letter_already_signed",
+            )
+        document.revision += 1
+        _store(document, _render_unsigned(reply))
         return document
 
 

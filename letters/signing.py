@@ -38,6 +38,7 @@ from typing import Any
 from asn1crypto import pem  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from pyhanko.pdf_utils import content, generic, layout
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR
@@ -58,6 +59,17 @@ FIELD_PRESIDENT = "SigPresident"
 # Named destinations written by WeasyPrint for the ids of the template's
 # signature rectangles (top-left corner, and bottom-right with "-end").
 FIELD_ANCHORS = {FIELD_DIRECTOR: "sig-director", FIELD_PRESIDENT: "sig-president"}
+# How the pages name the fields (their names are codes a PDF reader shows).
+FIELD_LABELS = {
+    FIELD_DIRECTOR: _("signature of the Director general"),
+    FIELD_PRESIDENT: _("signature of the President"),
+}
+
+
+def field_label(name: str) -> str:
+    return str(FIELD_LABELS.get(name, name))
+
+
 SIGNATURE_FIELDS = tuple(FIELD_ANCHORS)
 
 # Space for the CMS object: skips pyHanko's dry run, which halves signing
@@ -348,7 +360,7 @@ class ValidationReport:
             found.append(gettext("no signature"))
         for s in self.signatures:
             before = len(found)
-            which = {"field": s.field}
+            which = {"field": field_label(s.field)}
             if not s.intact:
                 found.append(gettext("%(field)s: content changed since signing") % which)
             elif not s.valid:
@@ -375,7 +387,7 @@ class ValidationReport:
         if self.modified_after_last_signature:
             found.append(gettext("the document was changed after the last signature"))
         for name in self.unsigned_fields:
-            found.append(gettext("%(field)s: not signed yet") % {"field": name})
+            found.append(gettext("%(field)s: not signed yet") % {"field": field_label(name)})
         return found
 
 

@@ -10,17 +10,24 @@ transitions' permissions on the model.
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from audit import log
+from letters import preview
 from letters.models import ReplyDocument
 
 from .audit_objects import OBJECT_TYPE
 from .errors import NotAllowed
-from .models import DisclosureRequest, State
+from .models import (
+    DisclosureRequest,
+    State,
+    may_prepare_acknowledgement,
+    may_record_acknowledgement_dispatch,
+    may_sign_acknowledgement,
+)
 from .permissions import can_see_content, get_request_for_user
 
 # ---------------------------------------------------------------------------
@@ -118,6 +125,13 @@ class StepNotAvailable(NotAllowed):
         self.disclosure_request = disclosure_request
 
 
+ACKNOWLEDGEMENT_STEPS = {
+    "prepare_acknowledgement": may_prepare_acknowledgement,
+    "sign_acknowledgement": may_sign_acknowledgement,
+    "record_acknowledgement_dispatch": may_record_acknowledgement_dispatch,
+}
+
+
 def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[str]:
     """The steps the user may take now; drives the buttons on the request page."""
     actions = {t.name for t in disclosure_request.get_available_user_state_transitions(user)}
@@ -127,7 +141,50 @@ def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[
         and disclosure_request.referent_id == user.pk
     ):
         actions.add("submit_opinion")
+    if may_set_letter_paragraph(user, disclosure_request):
+        actions.add("set_letter_paragraph")
+    # The acknowledgement of receipt: steps beside the request's transitions.
+    for name, rule in ACKNOWLEDGEMENT_STEPS.items():
+        if rule(disclosure_request, user):
+            actions.add(name)
+    if may_correct_registration(disclosure_request, user):
+        actions.add("correct_registration")
     return actions
+
+
+# While no letter drafted from them is on its way to signature or dispatch.
+CORRECTABLE_STATES = frozenset(
+    {State.AWAITING_ASSIGNMENT, State.AWAITING_OPINION, State.AWAITING_REVIEW}
+)
+
+
+def may_correct_registration(disclosure_request: DisclosureRequest, user: User) -> bool:
+    """The secretariat corrects what it registered until a referent is assigned;
+    the DG, who answers for the examination, afterwards."""
+    if disclosure_request.state not in CORRECTABLE_STATES:
+        return False
+    if user.has_role(Role.DIRECTOR_GENERAL):
+        return True
+    return (
+        user.has_role(Role.SECRETARIAT)
+        and disclosure_request.state == State.AWAITING_ASSIGNMENT
+        and disclosure_request.referent_id is None
+    )
+
+
+def letter_paragraph_editable(disclosure_request: DisclosureRequest) -> bool:
+    """The letter awaits its signatures and nobody has signed it yet."""
+    reply = disclosure_request.current_reply()
+    return (
+        disclosure_request.state == State.AWAITING_SIGNATURES
+        and reply is not None
+        and not reply.signatures.all()
+    )
+
+
+def may_set_letter_paragraph(user: User, disclosure_request: DisclosureRequest) -> bool:
+    """The DG (or acting) may add a paragraph to the letter before anyone signs it."""
+    return user.has_role(Role.DIRECTOR_GENERAL) and letter_paragraph_editable(disclosure_request)
 
 
 def load_step_for(
@@ -206,7 +263,8 @@ def may_download_reply(user: User, disclosure_request: DisclosureRequest) -> boo
 
 def reply_pdf_response(user: User, disclosure_request: DisclosureRequest) -> FileResponse:
     """The stored (signed) letter as an attachment; 404, recorded, for anyone else."""
-    document = ReplyDocument.objects.filter(reply__request=disclosure_request).first()
+    reply = disclosure_request.current_reply()
+    document = ReplyDocument.objects.filter(reply=reply).first() if reply else None
     if document is None or not may_download_reply(user, disclosure_request):
         record_denied_read(user, what="reply_pdf", object_id=disclosure_request.pk)
         raise Http404
@@ -216,5 +274,122 @@ def reply_pdf_response(user: User, disclosure_request: DisclosureRequest) -> Fil
         as_attachment=True,
         # Translators: the name of the downloaded file.
         filename=_("%(reference)s-reply.pdf") % {"reference": disclosure_request.reference},
+        content_type="application/pdf",
+    )
+
+
+def _current_document(disclosure_request: DisclosureRequest) -> ReplyDocument | None:
+    reply = disclosure_request.current_reply()
+    return ReplyDocument.objects.filter(reply=reply).first() if reply else None
+
+
+def _page_count(document: ReplyDocument | None, allowed: bool) -> int:
+    if document is None or not allowed:
+        return 0
+    try:
+        return preview.page_count(document.read())
+    except (preview.PreviewUnavailable, OSError):
+        return 0
+
+
+def _page_response(
+    user: User,
+    disclosure_request: DisclosureRequest,
+    document: ReplyDocument | None,
+    *,
+    allowed: bool,
+    what: str,
+    number: int,
+) -> HttpResponse:
+    """Page `number` of a letter as PNG, drawn on the server for its signature
+    page, under the rule and the trail of the letter's PDF: 404, recorded, for
+    anyone else; 404 as well for a page the letter does not have."""
+    if document is None or not allowed:
+        record_denied_read(user, what=what, object_id=disclosure_request.pk)
+        raise Http404
+    try:
+        png = preview.page_png(document.read(), number)
+    except IndexError:
+        raise Http404 from None
+    except (preview.PreviewUnavailable, OSError):
+        return HttpResponse(status=503, headers={"Cache-Control": "no-store"})
+    record_access(disclosure_request, actor=user, what=what)
+    return HttpResponse(png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+def reply_page_count(user: User, disclosure_request: DisclosureRequest) -> int:
+    """How many pages of the current letter the user may see as images (0: none)."""
+    return _page_count(
+        _current_document(disclosure_request), may_download_reply(user, disclosure_request)
+    )
+
+
+def reply_page_response(
+    user: User, disclosure_request: DisclosureRequest, number: int
+) -> HttpResponse:
+    """Page `number` of the current letter (`may_download_reply`, as its PDF)."""
+    return _page_response(
+        user,
+        disclosure_request,
+        _current_document(disclosure_request),
+        allowed=may_download_reply(user, disclosure_request),
+        what="reply_page",
+        number=number,
+    )
+
+
+def may_download_acknowledgement(user: User, disclosure_request: DisclosureRequest) -> bool:
+    """The acknowledgement's PDF, as the reply's (`sees_reply`): content roles
+    at any time; the secretariat, which sends it, once both signatures are on it."""
+    acknowledgement = disclosure_request.acknowledgement()
+    if acknowledgement is None:
+        return False
+    return can_see_content(user, disclosure_request) or (
+        user.has_role(Role.SECRETARIAT) and not acknowledgement.is_draft
+    )
+
+
+def _acknowledgement_document(disclosure_request: DisclosureRequest) -> ReplyDocument | None:
+    acknowledgement = disclosure_request.acknowledgement()
+    return ReplyDocument.objects.filter(reply=acknowledgement).first() if acknowledgement else None
+
+
+def acknowledgement_page_count(user: User, disclosure_request: DisclosureRequest) -> int:
+    """How many pages of the acknowledgement the user may see as images (0: none)."""
+    return _page_count(
+        _acknowledgement_document(disclosure_request),
+        may_download_acknowledgement(user, disclosure_request),
+    )
+
+
+def acknowledgement_page_response(
+    user: User, disclosure_request: DisclosureRequest, number: int
+) -> HttpResponse:
+    """Page `number` of the acknowledgement (`may_download_acknowledgement`)."""
+    return _page_response(
+        user,
+        disclosure_request,
+        _acknowledgement_document(disclosure_request),
+        allowed=may_download_acknowledgement(user, disclosure_request),
+        what="acknowledgement_page",
+        number=number,
+    )
+
+
+def acknowledgement_pdf_response(
+    user: User, disclosure_request: DisclosureRequest
+) -> FileResponse:
+    """The stored acknowledgement as an attachment; 404, recorded, for anyone else."""
+    document = _acknowledgement_document(disclosure_request)
+    if document is None or not may_download_acknowledgement(user, disclosure_request):
+        record_denied_read(user, what="acknowledgement_pdf", object_id=disclosure_request.pk)
+        raise Http404
+    record_access(disclosure_request, actor=user, what="acknowledgement_pdf")
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        # Translators: the name of the downloaded file.
+        filename=_("%(reference)s-acknowledgement.pdf")
+        % {"reference": disclosure_request.reference},
         content_type="application/pdf",
     )

@@ -5,7 +5,9 @@ procedure. Every change enters the audit trail through `AuditedAdmin`.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin import AuditedAdmin, ReadOnlyAdmin
 
@@ -20,10 +22,29 @@ class DisclosureRequestAdmin(ReadOnlyAdmin[DisclosureRequest]):
     readonly_fields = ["reference", "received_on", "requester_kind", "state"]
 
 
+class DefaultDeadlineForm(forms.ModelForm[DefaultDeadline]):
+    class Meta:
+        model = DefaultDeadline
+        fields = ["requester_kind", "working_days", "acknowledge_receipt"]
+        labels = {"acknowledge_receipt": _("Send an acknowledgement of receipt")}
+        help_texts = {
+            "acknowledge_receipt": _(
+                "When a written, admissible request of this kind is registered, an "
+                "acknowledgement of receipt is prepared for the signatures of the President "
+                "and the DG, then dispatched by the secretariat."
+            )
+        }
+
+
 @admin.register(DefaultDeadline)
 class DefaultDeadlineAdmin(AuditedAdmin):
     audit_object_type = "default_deadline"
-    list_display = ["requester_kind", "working_days"]
+    form = DefaultDeadlineForm
+    list_display = ["requester_kind", "working_days", "acknowledges_receipt"]
+
+    @admin.display(boolean=True, description=_("Acknowledgement of receipt"))
+    def acknowledges_receipt(self, obj: DefaultDeadline) -> bool:
+        return obj.acknowledge_receipt
 
 
 @admin.register(PublicHoliday)

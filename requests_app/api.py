@@ -25,7 +25,7 @@ from accounts.models import Role, User
 from legal_basis.models import DataCategory, LegalBasis, RequesterKind, SupportingDocument
 
 from . import access, queries, services
-from .inputs import ChecklistData, IntakeData, ItemData, PersonData
+from .inputs import ChecklistData, CorrectionData, IntakeData, ItemData, PersonData
 from .models import (
     Channel,
     ChecklistAnswer,
@@ -624,6 +624,23 @@ def sign(request: Request, pk: int) -> Response:
     return _done(disclosure_request, user)
 
 
+@extend_schema(
+    request=RemarksSerializer,
+    responses={200: OpenApiResponse()},
+    summary="Decline to sign the reply: back to the DG's review, with remarks (required)",
+)
+@api_view(["POST"])
+def decline_to_sign(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "decline_to_sign", {"decline_to_sign"})
+    serializer = RemarksSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    services.decline_to_sign(
+        disclosure_request, actor=user, remarks=serializer.validated_data["remarks"]
+    )
+    return _done(disclosure_request, user)
+
+
 @extend_schema(request=DispatchSerializer, responses={200: OpenApiResponse()})
 @api_view(["POST"])
 def dispatch(request: Request, pk: int) -> Response:
@@ -654,11 +671,80 @@ def close(request: Request, pk: int) -> Response:
 
 
 @extend_schema(
-    request=inline_serializer("EmptyWithdraw", fields={}), responses={200: OpenApiResponse()}
+    request=inline_serializer(
+        "Withdraw",
+        fields={
+            "reason": serializers.ChoiceField(
+                choices=[r.value for r in services.WITHDRAWAL_REASONS]
+            )
+        },
+    ),
+    responses={200: OpenApiResponse()},
 )
 @api_view(["POST"])
 def withdraw(request: Request, pk: int) -> Response:
     user = _user(request)
     disclosure_request = _checked(request, pk, "withdraw", {"withdraw"}, content=False)
-    services.withdraw(disclosure_request, actor=user)
+    reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
+    services.withdraw(disclosure_request, actor=user, reason=str(reason))
+    return _done(disclosure_request, user)
+
+
+class CorrectionSerializer(IntakeSerializer):
+    """The fields to correct, and the reason; a field left out keeps its
+    recorded value, and `persons`, when given, replaces the whole list. The
+    channel is not corrected: it set the request's path."""
+
+    channel = None  # type: ignore[assignment]  # removes the inherited field (DRF)
+    follows = None  # type: ignore[assignment]
+    reason = serializers.CharField(help_text="Why the data are corrected (required).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        scan = attrs.get("scan")
+        if scan is not None:
+            try:
+                attrs["scan_content_type"] = detect_scan_type(scan)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"scan": error.messages}) from None
+        return attrs
+
+
+@extend_schema(
+    request={
+        "multipart/form-data": CorrectionSerializer,
+        "application/json": CorrectionSerializer,
+    },
+    responses={200: OpenApiResponse(description="The corrected request")},
+    summary="Correct the registration data (secretariat before assignment, then the DG)",
+)
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser, JSONParser])
+def correct(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(
+        request, pk, "correct_registration", {"correct_registration"}, content=False
+    )
+    # Partial: only the fields given are read, the others keep their value.
+    serializer = CorrectionSerializer(data=request.data, partial=True)
+    serializer.is_valid(raise_exception=True)
+    given = dict(serializer.validated_data)
+    reason = str(given.pop("reason", ""))
+    changes = CorrectionData.of(queries.detail_queryset().get(pk=disclosure_request.pk))
+    for name, value in given.items():
+        setattr(changes, name, list(value) if name == "documents" else value)
+    services.correct_registration(disclosure_request, actor=user, reason=reason, changes=changes)
+    return _done(disclosure_request, user)
+
+
+@extend_schema(
+    request=inline_serializer("Annul", fields={"reason": serializers.CharField()}),
+    responses={200: OpenApiResponse()},
+    summary="Annul a registration error (DG)",
+)
+@api_view(["POST"])
+def annul(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "annul", {"annul"}, content=False)
+    reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
+    services.annul(disclosure_request, actor=user, reason=str(reason))
     return _done(disclosure_request, user)

@@ -19,8 +19,11 @@ urlpatterns = [
     path("requests/<int:pk>/refuse/", api.refuse, name="request-refuse"),
     path("requests/<int:pk>/return/", api.return_for_revision, name="request-return"),
     path("requests/<int:pk>/sign/", api.sign, name="request-sign"),
+    path("requests/<int:pk>/decline/", api.decline_to_sign, name="request-decline"),
     path("requests/<int:pk>/dispatch/", api.dispatch, name="request-dispatch"),
     path("requests/<int:pk>/close/", api.close, name="request-close"),
     path("requests/<int:pk>/withdraw/", api.withdraw, name="request-withdraw"),
+    path("requests/<int:pk>/correct/", api.correct, name="request-correct"),
+    path("requests/<int:pk>/annul/", api.annul, name="request-annul"),
     path("", include("legal_basis.api_urls")),
 ]

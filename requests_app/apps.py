@@ -7,6 +7,7 @@ class RequestsAppConfig(AppConfig):
     verbose_name = _("Requests to lift professional secrecy")
 
     def ready(self) -> None:
-        from . import audit_objects
+        from . import audit_objects, audit_vocabulary
 
         audit_objects.register()
+        audit_vocabulary.register()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -22,11 +24,12 @@ from legal_basis.models import (
     SupportingDocument,
 )
 
-from .inputs import ChecklistData, IntakeData, ItemData, PersonData
+from .inputs import ChecklistData, CorrectionData, IntakeData, ItemData, PersonData
 from .models import (
     Channel,
     ChecklistAnswer,
     Civility,
+    DisclosureRequest,
     DispatchChannel,
     Proposal,
     RequesterFunction,
@@ -201,6 +204,91 @@ def intake_data(form: IntakeForm, persons: list[PersonData]) -> IntakeData:
         requester_civility=d.get("requester_civility", ""),
         documents=list(d.get("documents", [])),
         persons=persons,
+    )
+
+
+class CorrectionForm(IntakeForm):
+    """Intake's form for correcting the registration: without the channel (it
+    set the request's path), with a scan that replaces the stored one only
+    when given, and the reason for the correction."""
+
+    reason = forms.CharField(
+        label=_("Reason for the correction"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Shown in the request's history to everyone who sees the register: do not "
+            "repeat personal data here. The previous values are kept apart."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["channel"]
+        scan = self.fields["scan"]
+        scan.label = _("New scan of the letter (PDF, PNG, JPEG or TIFF)")
+        scan.help_text = _("Only to replace the stored scan; leave empty to keep it.")
+
+
+# Corrected along with the form's fields, by the names the history keeps.
+_CORRECTED_ALSO = {
+    "persons": _("Person(s) concerned"),
+    "scan": _("Scan of the letter"),
+    "due_on": _("Due date (recomputed)"),
+    "inadmissibility_reasons": _("Reasons for inadmissibility (recomputed)"),
+}
+
+
+def correction_field_label(name: str) -> str:
+    """How the history and the messages name a corrected field."""
+    if name in _CORRECTED_ALSO:
+        return str(_CORRECTED_ALSO[name])
+    field = IntakeForm.base_fields.get(name)
+    return str(field.label) if field is not None and field.label else name
+
+
+def correction_initial(disclosure_request: DisclosureRequest) -> dict[str, Any]:
+    """The correction form's fields as the request stands (persons apart)."""
+    current = CorrectionData.of(disclosure_request)
+    return {
+        name: getattr(current, name)
+        for name in CorrectionForm.base_fields
+        if name not in ("scan", "scan_content_type") and hasattr(current, name)
+    }
+
+
+def persons_initial(disclosure_request: DisclosureRequest) -> list[dict[str, Any]]:
+    return [asdict(p) for p in CorrectionData.of(disclosure_request).persons]
+
+
+def correction_data(form: CorrectionForm, persons: list[PersonData]) -> CorrectionData:
+    d = form.cleaned_data
+    return CorrectionData(
+        received_on=d["received_on"],
+        requester_kind=d["requester_kind"],
+        requester_name=d["requester_name"].strip(),
+        requester_organisation=d.get("requester_organisation", "").strip(),
+        requester_address=d.get("requester_address", "").strip(),
+        requester_reference=d.get("requester_reference", "").strip(),
+        cited_provision=d.get("cited_provision", "").strip(),
+        information_requested=d["information_requested"].strip(),
+        requester_deadline=d.get("requester_deadline"),
+        requester_letter_date=d.get("requester_letter_date"),
+        requester_function=d.get("requester_function", ""),
+        requester_civility=d.get("requester_civility", ""),
+        documents=list(d.get("documents", [])),
+        persons=persons,
+        scan=d.get("scan"),
+        scan_content_type=d.get("scan_content_type", ""),
+    )
+
+
+class AnnulForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the annulment"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "Kept with the request and shown on its page; it never enters the audit trail."
+        ),
     )
 
 
@@ -404,20 +492,28 @@ ItemFormSet = forms.formset_factory(
 )
 
 
-class ReviewForm(forms.Form):
-    DECISIONS = [
-        ("approve", _("Approve the proposal")),
-        ("amend", _("Amend then approve (untick or correct the information)")),
-        ("refuse", _("Refuse the disclosure")),
-        ("return", _("Return the opinion to the referent with remarks")),
-    ]
-    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS, widget=forms.RadioSelect)
-    remarks = forms.CharField(
-        label=_("Remarks / reasoning"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-    )
-    override_reason = forms.CharField(
+REMARKS_REQUIRED = _("These remarks are required for this choice.")
+
+
+class DecisionForm(forms.Form):
+    """One of the review page's four decisions, with its own fields only.
+
+    The fields keep the names the API uses; each decision gives its fields ids
+    of their own (`auto_id`), so that the four forms share one page.
+    """
+
+    decision = ""
+    title: Any = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"id_{self.decision}_%s")
+        # Checked by the server, which says what is missing in French.
+        kwargs.setdefault("use_required_attribute", False)
+        super().__init__(*args, **kwargs)
+
+
+def override_field() -> forms.CharField:
+    return forms.CharField(
         label=_("Reasoned override"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -426,21 +522,58 @@ class ReviewForm(forms.Form):
             "condition. It will be shown to both signers."
         ),
     )
+
+
+class ApproveForm(DecisionForm):
+    decision = "approve"
+    title = _("Approve the proposal")
+    remarks = forms.CharField(
+        label=_("Remarks (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    override_reason = override_field()
     legal_analysis = legal_analysis_field()
 
-    def __init__(self, *args: Any, contested: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, contested: bool = False, with_override: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if not contested:
             del self.fields["legal_analysis"]
+        if not with_override:
+            del self.fields["override_reason"]
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if (
-            cleaned.get("decision") in ("refuse", "return")
-            and not cleaned.get("remarks", "").strip()
-        ):
-            self.add_error("remarks", gettext("These remarks are required for this choice."))
-        return cleaned
+
+class AmendForm(ApproveForm):
+    """Approve with the items as the DG corrected them (`AmendedItemFormSet`)."""
+
+    decision = "amend"
+    title = _("Amend then approve (untick or correct the information)")
+
+
+class RefuseForm(DecisionForm):
+    decision = "refuse"
+    title = _("Refuse the disclosure")
+    remarks = forms.CharField(
+        label=_("Reasons for the refusal"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": REMARKS_REQUIRED},
+    )
+
+
+class ReturnForm(DecisionForm):
+    decision = "return"
+    title = _("Return the opinion to the referent with remarks")
+    remarks = forms.CharField(
+        label=_("Remarks for the referent"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": REMARKS_REQUIRED},
+        help_text=_("The referent sees them when writing the next version of the opinion."),
+    )
+
+
+DECISION_FORMS: dict[str, type[DecisionForm]] = {
+    form.decision: form for form in (ApproveForm, AmendForm, RefuseForm, ReturnForm)
+}
 
 
 class AmendedItemForm(BasisItemForm):
@@ -475,6 +608,42 @@ class SignForm(forms.Form):
     )
 
 
+class DeclineToSignForm(forms.Form):
+    remarks = forms.CharField(
+        label=_("Your remarks for the Director general"),
+        help_text=_(
+            "Required. Say what must change in the letter or the decision. They stay with "
+            "the request; they are not written in the audit trail."
+        ),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": _("Say why you decline to sign.")},
+    )
+
+
+class LetterParagraphForm(forms.Form):
+    """The DG's paragraph: plain text, one paragraph (line breaks are joined)."""
+
+    paragraph = forms.CharField(
+        label=_("Paragraph added by the Director general"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def __init__(self, *args: Any, max_length: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["paragraph"]
+        assert isinstance(field, forms.CharField)
+        field.max_length = max_length
+        field.validators.append(MaxLengthValidator(max_length))
+        field.widget.attrs["maxlength"] = str(max_length)
+        field.help_text = gettext(
+            "Optional, plain text, %(max)d characters at most; leave it empty to remove "
+            "the paragraph. It is printed after the body of the letter, before the "
+            "signatures; the information and legal bases stay as decided."
+        ) % {"max": max_length}
+
+
 class DispatchForm(forms.Form):
     dispatched_on = forms.DateField(
         label=_("Dispatch date"), widget=DATE_WIDGET, validators=[validate_dispatched_on]
@@ -483,6 +652,25 @@ class DispatchForm(forms.Form):
     registered_mail_number = forms.CharField(
         label=_("Registered mail number"), max_length=60, required=False
     )
+
+
+class WithdrawForm(forms.Form):
+    """The reason for a withdrawal: a code, never free text (it enters the audit trail)."""
+
+    reason = forms.ChoiceField(
+        label=_("Reason for the withdrawal"),
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose the reason for the withdrawal."),
+            "invalid_choice": _("Choose the reason for the withdrawal."),
+        },
+    )
+
+    def __init__(self, *args: Any, reasons: Sequence[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["reason"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(r.value, r.label) for r in reasons]
 
 
 class ChecklistForm(forms.Form):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import django_fsm as fsm
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -65,6 +66,7 @@ class State(models.TextChoices):
     DISPATCHED = "dispatched", _("Reply dispatched")
     CLOSED = "closed", _("Closed")
     WITHDRAWN = "withdrawn", _("Withdrawn by the requester")
+    ANNULLED = "annulled", _("Annulled: registration error")
 
 
 OPEN_STATES = [
@@ -76,6 +78,25 @@ OPEN_STATES = [
     State.SIGNED,
 ]
 WITHDRAWABLE_STATES = OPEN_STATES
+# A registration error can be annulled until the reply leaves the CPAS.
+ANNULLABLE_STATES = OPEN_STATES
+# The states in which a reply awaits its signatures: a signer may decline.
+SIGNING_STATES = [State.AWAITING_SIGNATURES, State.PARTIALLY_SIGNED]
+
+
+class WithdrawalReason(models.TextChoices):
+    WITHDRAWN_IN_WRITING = (
+        "withdrawn_in_writing",
+        _("The requester withdrew the request in writing"),
+    )
+    INFORMATION_OBTAINED = (
+        "information_obtained",
+        _("The requester obtained the information otherwise"),
+    )
+    PROCEEDINGS_ENDED = "proceedings_ended", _("The proceedings behind the request have ended")
+    DUPLICATE = "duplicate", _("Duplicate of another request")
+    # Only for requests withdrawn before reasons were recorded (migration 0005).
+    NOT_RECORDED = "not_recorded", _("Reason not recorded")
 
 
 class InadmissibilityReason(models.TextChoices):
@@ -99,6 +120,8 @@ class ReplyKind(models.TextChoices):
     DISCLOSURE = "disclosure", _("Disclosure of information")
     REFUSAL = "refusal", _("Refusal to disclose")
     INADMISSIBILITY = "inadmissibility", _("Request inadmissible as it stands")
+    # Sent alongside the examination; it decides nothing.
+    ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement of receipt")
 
 
 # Transition permissions. django-fsm calls these with (instance, user); the
@@ -129,16 +152,57 @@ def _is_assigned_referent_and_dg(request: Any, user: Any) -> bool:
     return _is_assigned_referent(request, user) and user.has_role(Role.DIRECTOR_GENERAL)
 
 
-def _may_sign(request: Any, user: Any) -> bool:
+def may_sign_letter(request: Any, letter: Reply | None, user: Any) -> bool:
+    """Whether `user` may sign `letter` (the reply or the acknowledgement) now."""
     # Segregation of duties: the referent never signs, and nobody signs twice.
     if _is_assigned_referent(request, user):
         return False
     if not (_is_president_or_dg(request, user)):
         return False
-    reply = getattr(request, "reply", None)
-    if reply is None:
+    if letter is None:
         return False
-    return bool(reply.open_capacities_for(user))
+    return bool(letter.open_capacities_for(user))
+
+
+def _may_sign(request: Any, user: Any) -> bool:
+    return may_sign_letter(request, getattr(request, "reply", None), user)
+
+
+# The acknowledgement of receipt runs beside the examination and moves no
+# state, so its steps are no transitions: their rules are written here once,
+# for the services that check them and the pages and queues that offer them.
+# A request no longer open (withdrawn, annulled, answered) has no
+# acknowledgement left to sign or send.
+
+
+def may_prepare_acknowledgement(request: DisclosureRequest, user: User) -> bool:
+    return (
+        _is_secretariat(request, user)
+        and request.is_open
+        and request.is_written_and_admissible()
+        # One per request, a superseded one included (a database constraint).
+        and not any(r.kind == ReplyKind.ACKNOWLEDGEMENT for r in request.replies.all())
+    )
+
+
+def may_sign_acknowledgement(request: DisclosureRequest, user: User) -> bool:
+    return request.is_open and may_sign_letter(request, request.acknowledgement(), user)
+
+
+def may_record_acknowledgement_dispatch(request: DisclosureRequest, user: User) -> bool:
+    acknowledgement = request.acknowledgement()
+    return (
+        _is_secretariat(request, user)
+        and request.is_open
+        and acknowledgement is not None
+        and not acknowledgement.is_draft
+        and acknowledgement.dispatched_on is None
+    )
+
+
+def _may_decline(request: Any, user: Any) -> bool:
+    # Whoever may sign the letter now may decline to sign it.
+    return _may_sign(request, user)
 
 
 def _may_withdraw(request: Any, user: Any) -> bool:
@@ -224,12 +288,18 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_reason = models.CharField(
+        max_length=32, choices=WithdrawalReason.choices, blank=True
+    )
+    # The DG's reason for annulling a registration error; content, never audited.
+    annulment_reason = models.TextField(blank=True)
 
     if TYPE_CHECKING:
         persons: RelatedManager[ConcernedPerson]
         opinions: RelatedManager[Opinion]
         reviews: RelatedManager[Review]
-        reply: Reply
+        replies: RelatedManager[Reply]
+        corrections: RelatedManager[RegistrationCorrection]
         referent_id: int | None
 
         def get_available_user_state_transitions(self, user: User) -> Iterator[Transition]: ...
@@ -252,12 +322,23 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
             ),
             models.CheckConstraint(
                 condition=~models.Q(state__in=[State.AWAITING_OPINION, State.AWAITING_REVIEW])
-                | models.Q(referent__isnull=False),
+                | models.Q(referent__isnull=False)
+                # A declined inadmissibility letter comes back to the DG
+                # without ever having been examined by a referent.
+                | (models.Q(state=State.AWAITING_REVIEW) & ~models.Q(inadmissibility_reasons=[])),
                 name="disclosure_request_referent_when_examined",
             ),
             models.CheckConstraint(
                 condition=~models.Q(state=State.CLOSED_ORAL) | models.Q(channel=Channel.ORAL),
                 name="disclosure_request_closed_oral_only_if_oral",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=State.WITHDRAWN) | ~models.Q(withdrawal_reason=""),
+                name="disclosure_request_withdrawal_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=State.ANNULLED) | ~models.Q(annulment_reason=""),
+                name="disclosure_request_annulment_has_reason",
             ),
         ]
         indexes = [models.Index(fields=["state"]), models.Index(fields=["received_on"])]
@@ -310,11 +391,42 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
         opinions = list(self.opinions.all())
         return max(opinions, key=lambda o: o.number) if opinions else None
 
+    def current_reply(self) -> Reply | None:
+        """The letter that answers the request: not superseded (declined at
+        signature, or an inadmissibility withdrawn), not an acknowledgement.
+        Reads `replies.all()` so that a prefetch serves it."""
+        for reply in self.replies.all():
+            if reply.superseded_at is None and reply.kind != ReplyKind.ACKNOWLEDGEMENT:
+                return reply
+        return None
+
+    @property
+    def reply(self) -> Reply:
+        reply = self.current_reply()
+        if reply is None:
+            raise NoCurrentReply(gettext("This request has no current reply."))
+        return reply
+
+    def acknowledgement(self) -> Reply | None:
+        for reply in self.replies.all():
+            if reply.superseded_at is None and reply.kind == ReplyKind.ACKNOWLEDGEMENT:
+                return reply
+        return None
+
     def has_reply(self) -> bool:
-        return hasattr(self, "reply")
+        return self.current_reply() is not None
 
     def has_two_signatures(self) -> bool:
-        return self.has_reply() and self.reply.signatures.count() == 2
+        reply = self.current_reply()
+        return reply is not None and reply.signatures.count() == 2
+
+    def has_inadmissibility_reply(self) -> bool:
+        reply = self.current_reply()
+        return reply is not None and reply.kind == ReplyKind.INADMISSIBILITY
+
+    def is_inadmissible_without_opinion(self) -> bool:
+        """Back at the DG after the inadmissibility letter was declined."""
+        return self.is_written_and_inadmissible() and not self.opinions.exists()
 
     # Intake
 
@@ -457,8 +569,54 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
         target=State.WITHDRAWN,
         permission=_may_withdraw,
     )
-    def withdraw(self) -> None:
+    def withdraw(self, reason: str) -> None:
+        self.withdrawal_reason = reason
         self.closed_at = timezone.now()
+
+    # Second thoughts
+
+    @fsm.transition(
+        field=state,
+        source=ANNULLABLE_STATES,
+        target=State.ANNULLED,
+        permission=_is_dg,
+    )
+    def annul(self, reason: str) -> None:
+        """A registration error (not a request at all, a duplicate entry): no letter."""
+        self.annulment_reason = reason
+        self.closed_at = timezone.now()
+
+    @fsm.transition(
+        field=state,
+        source=SIGNING_STATES,
+        target=State.AWAITING_REVIEW,
+        conditions=[has_reply],  # type: ignore[list-item]
+        permission=_may_decline,
+    )
+    def decline_to_sign(self) -> None:
+        """A signer sends the letter back to the DG's review; the service
+        supersedes the letter, so a signature already given no longer counts."""
+
+    @fsm.transition(
+        field=state,
+        source=[*SIGNING_STATES, State.AWAITING_REVIEW],
+        target=State.AWAITING_ASSIGNMENT,
+        conditions=[is_written_and_inadmissible],  # type: ignore[list-item]
+        permission=_is_dg,
+    )
+    def reopen_examination(self) -> None:
+        """The DG finds the inadmissibility wrong: the request is examined."""
+        self.inadmissibility_reasons = []
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_REVIEW,
+        target=State.AWAITING_SIGNATURES,
+        conditions=[is_inadmissible_without_opinion],  # type: ignore[list-item]
+        permission=_is_dg,
+    )
+    def confirm_inadmissibility(self) -> None:
+        """After a declined inadmissibility letter: a new letter is prepared."""
 
 
 class DefaultDeadline(models.Model):
@@ -466,6 +624,9 @@ class DefaultDeadline(models.Model):
 
     requester_kind = models.CharField(max_length=32, choices=RequesterKind.choices, unique=True)
     working_days = models.PositiveSmallIntegerField()
+    # Set by the administrator: an acknowledgement of receipt is prepared for
+    # signature when a written, admissible request of this kind is registered.
+    acknowledge_receipt = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("default deadline")
@@ -655,7 +816,7 @@ class Review(models.Model):
 class Reply(models.Model):
     """The official reply: it exists only as the result of a decision."""
 
-    request = models.OneToOneField(DisclosureRequest, models.PROTECT, related_name="reply")
+    request = models.ForeignKey(DisclosureRequest, models.PROTECT, related_name="replies")
     kind = models.CharField(max_length=20, choices=ReplyKind.choices)
     decided_by_review = models.OneToOneField(
         Review, models.PROTECT, null=True, blank=True, related_name="reply"
@@ -668,25 +829,53 @@ class Reply(models.Model):
     # The law the letter prints is the law in force on this day.
     decided_on = models.DateField(default=timezone.localdate)
     created_at = models.DateTimeField(default=timezone.now)
+    # One paragraph the DG may add before anyone signs (for instance pointing
+    # to the competent magistrate); items and grounds stay as decided.
+    dg_paragraph = models.TextField(blank=True)
+    # Set when the letter is declined at signature or withdrawn with an
+    # inadmissibility found wrong: it stays in the history and counts no more.
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # An acknowledgement's own dispatch; the answer's dispatch is on the request.
+    dispatched_on = models.DateField(null=True, blank=True)
+    dispatch_channel = models.CharField(max_length=32, choices=DispatchChannel.choices, blank=True)
+    registered_mail_number = models.CharField(max_length=60, blank=True)
 
     if TYPE_CHECKING:
         items: RelatedManager[ReplyItem]
         signatures: RelatedManager[Signature]
+        declines: RelatedManager[SignatureDecline]
+        request_id: int
 
     class Meta:
         verbose_name = _("official reply")
         verbose_name_plural = _("official replies")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind=ReplyKind.INADMISSIBILITY)
+                condition=models.Q(kind__in=[ReplyKind.INADMISSIBILITY, ReplyKind.ACKNOWLEDGEMENT])
                 | models.Q(decided_by_review__isnull=False)
                 | models.Q(decided_by_opinion__isnull=False),
                 name="reply_follows_a_decision",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=models.Q(superseded_at__isnull=True)
+                & ~models.Q(kind=ReplyKind.ACKNOWLEDGEMENT),
+                name="reply_one_current_per_request",
+            ),
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=models.Q(kind=ReplyKind.ACKNOWLEDGEMENT),
+                name="reply_one_acknowledgement_per_request",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.request} {self.kind}"
+
+    @property
+    def is_draft(self) -> bool:
+        """A letter is a draft until its second signature."""
+        return len(self.signatures.all()) < 2
 
     def open_capacities_for(self, user: User) -> list[str]:
         """Capacities in which `user` may still sign this reply."""
@@ -742,6 +931,70 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reply} {self.capacity}"
+
+
+class NoCurrentReply(ObjectDoesNotExist, AttributeError):
+    """`getattr(request, "reply", None)` reads None, as with a reverse one-to-one."""
+
+
+class SignatureDecline(models.Model):
+    """A signer declined to sign a letter and sent it back to the DG's review.
+
+    The remarks are for the DG; they never enter the audit trail.
+    """
+
+    reply = models.ForeignKey(Reply, models.PROTECT, related_name="declines")
+    declined_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    capacity = models.CharField(max_length=32, choices=Signature.Capacity.choices)
+    remarks = models.TextField()
+    declined_at = models.DateTimeField(default=timezone.now)
+
+    if TYPE_CHECKING:
+        declined_by_id: int
+
+    class Meta:
+        ordering = ["declined_at"]
+        verbose_name = _("signature declined")
+        verbose_name_plural = _("signatures declined")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(remarks=""), name="signature_decline_has_remarks"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reply} declined"
+
+
+class RegistrationCorrection(models.Model):
+    """A correction of the registration data, with the values it replaced.
+
+    The audit event names the fields only; the previous values are here,
+    readable by the roles who see the request's content.
+    """
+
+    request = models.ForeignKey(DisclosureRequest, models.PROTECT, related_name="corrections")
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    corrected_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+    # Names of the fields changed ("persons" and "scan" included).
+    fields = models.JSONField(default=list)
+    # The values before the correction, by field name: persons as a list of
+    # dicts, the scan as its hash and content type.
+    previous_values = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["request", "corrected_at"]
+        verbose_name = _("registration correction")
+        verbose_name_plural = _("registration corrections")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(reason=""), name="registration_correction_has_reason"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request} correction"
 
 
 class DisclosureRequestUserObjectPermission(UserObjectPermissionBase):

@@ -10,9 +10,9 @@ e-mails and the API's "my tasks" all call `work_queues`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet
@@ -25,11 +25,15 @@ from accounts.models import Role, User
 from .models import (
     OPEN_STATES,
     ConcernedPerson,
+    DefaultDeadline,
     DisclosureRequest,
     Opinion,
     Reply,
+    ReplyKind,
     Review,
     State,
+    may_record_acknowledgement_dispatch,
+    may_sign_acknowledgement,
 )
 from .permissions import visible_requests
 
@@ -71,6 +75,9 @@ class WorkQueue:
     # queue reads as "nothing to do" rather than as a missing feature. It does
     # not decide what is in the queue.
     shown_empty_to: tuple[Role, ...] = ()
+    # For a step that is no transition (the acknowledgement's): the rule,
+    # written once in models, that says whether the user may take it now.
+    rule: Callable[[DisclosureRequest, User], bool] | None = None
 
 
 WORK_QUEUES: tuple[WorkQueue, ...] = (
@@ -127,6 +134,24 @@ WORK_QUEUES: tuple[WorkQueue, ...] = (
         transitions=("sign_first", "sign_second"),
         shown_empty_to=(Role.PRESIDENT, Role.DIRECTOR_GENERAL),
     ),
+    WorkQueue(
+        key="sign_acknowledgement",
+        title=_("Acknowledgements to sign"),
+        help_text=_("Acknowledgements of receipt waiting for signature"),
+        task=_("sign the acknowledgement of receipt"),
+        states=tuple(OPEN_STATES),
+        transitions=(),
+        rule=may_sign_acknowledgement,
+    ),
+    WorkQueue(
+        key="dispatch_acknowledgement",
+        title=_("Acknowledgements to dispatch"),
+        help_text=_("Signed acknowledgements of receipt to send"),
+        task=_("dispatch the acknowledgement of receipt"),
+        states=tuple(OPEN_STATES),
+        transitions=(),
+        rule=may_record_acknowledgement_dispatch,
+    ),
 )
 QUEUE_STATES = sorted({s.value for q in WORK_QUEUES for s in q.states})
 
@@ -146,20 +171,37 @@ def referent_workload() -> QuerySet[User]:
     )
 
 
+def returned_with_remarks() -> Exists:
+    """The DG returned the latest opinion: the referent has remarks to answer."""
+    superseded = Exists(
+        Opinion.objects.filter(request=OuterRef("request"), number__gt=OuterRef("opinion__number"))
+    )
+    return Exists(
+        Review.objects.filter(
+            request=OuterRef("pk"),
+            outcome=Review.Outcome.RETURNED,
+            request__state=State.AWAITING_OPINION,
+        ).exclude(superseded)
+    )
+
+
 def queue_candidates(requests: QuerySet[DisclosureRequest]) -> list[DisclosureRequest]:
     """The requests in a queue's state, with what the permissions read."""
     return list(
         requests.filter(state__in=QUEUE_STATES)
-        .select_related("referent", "reply")
-        .prefetch_related("reply__signatures")
+        .annotate(was_returned=returned_with_remarks())
+        .select_related("referent")
+        .prefetch_related("replies__signatures")
         .order_by(*BY_DUE, "pk")
     )
 
 
 def _may_take(queue: WorkQueue, disclosure_request: DisclosureRequest, user: User) -> bool:
-    return disclosure_request.state in queue.states and any(
-        disclosure_request.is_step_of(name, user) for name in queue.transitions
-    )
+    if disclosure_request.state not in queue.states:
+        return False
+    if queue.rule is not None:
+        return queue.rule(disclosure_request, user)
+    return any(disclosure_request.is_step_of(name, user) for name in queue.transitions)
 
 
 def work_queues(
@@ -259,7 +301,9 @@ def home_sections(user: User) -> list[HomeSection]:
                 "mine",
                 _("My requests"),
                 _("Open requests assigned to you, the earliest deadline first"),
-                visible.filter(open_requests(), referent=user),
+                visible.filter(open_requests(), referent=user).annotate(
+                    was_returned=returned_with_remarks()
+                ),
             )
         )
     sections += [
@@ -273,9 +317,17 @@ def home_sections(user: User) -> list[HomeSection]:
 # One request
 
 
+def acknowledges_receipt(requester_kind: str) -> bool:
+    """The administrator asks for an acknowledgement of receipt of the
+    written, admissible requests of this kind."""
+    return DefaultDeadline.objects.filter(
+        requester_kind=requester_kind, acknowledge_receipt=True
+    ).exists()
+
+
 def detail_queryset() -> QuerySet[DisclosureRequest]:
     return DisclosureRequest.objects.select_related(
-        "referent", "registered_by", "follows", "reply"
+        "referent", "registered_by", "follows"
     ).prefetch_related(
         "persons",
         "follow_ups",
@@ -286,11 +338,46 @@ def detail_queryset() -> QuerySet[DisclosureRequest]:
             ),
         ),
         "reviews__reviewer",
-        "reply__items",
-        "reply__legal_bases",
-        "reply__signatures__signer",
-        "reply__document",
+        # Every letter, superseded ones included: the history shows them.
+        Prefetch("replies", queryset=Reply.objects.select_related("document").order_by("pk")),
+        "replies__items",
+        "replies__legal_bases",
+        "replies__signatures__signer",
+        "replies__declines__declined_by",
+        "corrections__corrected_by",
     )
+
+
+@dataclass
+class HistoryEntry:
+    """One step before the decision the DG takes now (`review_history`)."""
+
+    at: datetime
+    kind: str  # "opinion", "review" or "letter"
+    item: Opinion | Review | Reply
+
+
+def review_history(disclosure_request: DisclosureRequest) -> list[HistoryEntry]:
+    """What came before the DG's decision, oldest first: the opinions replaced
+    since, every review (a return with its remarks), every letter withdrawn
+    (declined at signature, or an inadmissibility found wrong). Reads what
+    `detail_queryset` prefetched."""
+    current = disclosure_request.current_opinion()
+    entries = [
+        HistoryEntry(opinion.submitted_at, "opinion", opinion)
+        for opinion in disclosure_request.opinions.all()
+        if current is None or opinion.pk != current.pk
+    ]
+    entries += [
+        HistoryEntry(review.reviewed_at, "review", review)
+        for review in disclosure_request.reviews.all()
+    ]
+    entries += [
+        HistoryEntry(reply.superseded_at, "letter", reply)
+        for reply in disclosure_request.replies.all()
+        if reply.superseded_at is not None and reply.kind != ReplyKind.ACKNOWLEDGEMENT
+    ]
+    return sorted(entries, key=lambda entry: entry.at)
 
 
 # ---------------------------------------------------------------------------

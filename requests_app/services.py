@@ -30,36 +30,55 @@ from accounts import services as accounts
 from accounts import throttling
 from accounts.models import Role, User
 from audit import log
-from common.storage import StorageUnavailable, kept_only_if_committed, track_write
+from common.storage import (
+    StorageUnavailable,
+    kept_only_if_committed,
+    private_storage,
+    track_write,
+)
 from legal_basis import flags
 from legal_basis.models import Effect, LegalBasis, SupportingDocument
 from letters import services as letters
 
-from . import deadlines, scan_checks
-from .access import record_refusal
+from . import deadlines, queries, scan_checks
+from .access import (
+    CORRECTABLE_STATES,
+    letter_paragraph_editable,
+    may_correct_registration,
+    record_refusal,
+)
 from .audit_objects import OBJECT_TYPE
 from .errors import ActionRefused, NotAllowed
-from .inputs import ChecklistData, IntakeData, ItemData
+from .inputs import ChecklistData, CorrectionData, IntakeData, ItemData, PersonData
 from .models import (
+    SIGNING_STATES,
     Channel,
     ChecklistAnswer,
     Civility,
     ConcernedPerson,
     DisclosureRequest,
+    DispatchChannel,
     InadmissibilityReason,
     Opinion,
     OpinionItem,
     Proposal,
     ReferenceCounter,
+    RegistrationCorrection,
     Reply,
     ReplyItem,
     ReplyKind,
     RequesterFunction,
     Review,
     Signature,
+    SignatureDecline,
     State,
+    WithdrawalReason,
+    may_prepare_acknowledgement,
+    may_record_acknowledgement_dispatch,
+    may_sign_acknowledgement,
 )
 from .permissions import VIEW_CONTENT, visible_requests
+from .validation import intake_date_errors
 
 # ---------------------------------------------------------------------------
 # Plumbing shared by every use case
@@ -205,6 +224,21 @@ def _next_reference(year: int) -> tuple[int, str]:
     return counter.last_number, f"SP-{year}-{counter.last_number:04d}"
 
 
+def _save_storing_scan(disclosure_request: DisclosureRequest) -> None:
+    """Save the request, writing its scan; a storage failure records nothing."""
+    try:
+        disclosure_request.save()
+    except StorageUnavailable as error:
+        raise ActionRefused(
+            gettext(
+                "The scan could not be stored: the server's storage is unavailable. "
+                "Nothing was recorded; try again later and notify the administrator."
+            ),
+            cause="storage_unavailable",
+            http_status=503,
+        ) from error
+
+
 def register_request(
     data: IntakeData,
     *,
@@ -275,17 +309,7 @@ def register_request(
                 disclosure_request.scan = ContentFile(checked.data, name="scan")
                 disclosure_request.scan_content_type = checked.content_type
                 disclosure_request.scan_sha256 = scan_sha256
-            try:
-                disclosure_request.save()
-            except StorageUnavailable as error:
-                raise ActionRefused(
-                    gettext(
-                        "The scan could not be stored: the server's storage is unavailable. "
-                        "Nothing was recorded; try again later and notify the administrator."
-                    ),
-                    cause="storage_unavailable",
-                    http_status=503,
-                ) from error
+            _save_storing_scan(disclosure_request)
             if disclosure_request.scan:
                 track_write(disclosure_request.scan.name)
             ConcernedPerson.objects.bulk_create(
@@ -314,6 +338,7 @@ def register_request(
                     "follows": follows.pk if follows else None,
                 },
             }
+            prepared: list[dict[str, Any]] = []
             if is_oral:
                 outcome = _transition(
                     disclosure_request, disclosure_request.close_as_oral, actor=actor
@@ -330,7 +355,8 @@ def register_request(
                 outcome = _transition(
                     disclosure_request, disclosure_request.accept_for_examination, actor=actor
                 )
-            log.append_many([registered, outcome])
+                prepared = _acknowledge_at_registration(disclosure_request, actor=actor)
+            log.append_many([registered, outcome, *prepared])
         return disclosure_request
 
 
@@ -825,6 +851,61 @@ def return_for_revision(
     return review
 
 
+def confirm_inadmissibility(disclosure_request: DisclosureRequest, *, actor: User) -> Reply:
+    """The DG confirms an inadmissibility whose letter a signer declined: a new
+    inadmissibility letter, drawn up afresh, goes to both signatures."""
+    with (
+        _recording_refusals(actor, "confirm_inadmissibility", disclosure_request),
+        transaction.atomic(),
+    ):
+        confirmed = _transition(
+            disclosure_request,
+            disclosure_request.confirm_inadmissibility,
+            actor=actor,
+            details={"reason_codes": list(disclosure_request.inadmissibility_reasons)},
+        )
+        reply = _create_reply(disclosure_request, kind=ReplyKind.INADMISSIBILITY)
+        confirmed["details"]["reply_id"] = reply.pk
+        log.append(**confirmed)
+    return reply
+
+
+def reopen_examination(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRequest:
+    """The DG finds the inadmissibility wrong: the request waits for a referent.
+
+    The inadmissibility letter still awaiting its signatures is superseded:
+    it stays in the history and a signature already on it no longer counts.
+    Nothing else is recomputed (due date, persons, cited provision).
+    """
+    with (
+        _recording_refusals(actor, "reopen_examination", disclosure_request),
+        transaction.atomic(),
+    ):
+        letter = (
+            Reply.objects.select_for_update()
+            .filter(
+                request=disclosure_request,
+                kind=ReplyKind.INADMISSIBILITY,
+                superseded_at__isnull=True,
+            )
+            .first()
+        )
+        reopened = _transition(
+            disclosure_request,
+            disclosure_request.reopen_examination,
+            actor=actor,
+            details={
+                "previous_reason_codes": list(disclosure_request.inadmissibility_reasons),
+                "superseded_reply_id": letter.pk if letter is not None else None,
+            },
+        )
+        if letter is not None:
+            letter.superseded_at = timezone.now()
+            letter.save(update_fields=["superseded_at"])
+        log.append(**reopened)
+    return disclosure_request
+
+
 # ---------------------------------------------------------------------------
 # The reply
 
@@ -875,6 +956,29 @@ def _create_reply(
     return reply
 
 
+def _confirm_step_up(
+    actor: User, *, otp: str, session: SessionBase | None, address: str | None
+) -> None:
+    """The fresh second factor every signature asks for, or ActionRefused."""
+    # Wrong codes are counted per signer and per source address; past the
+    # limit the step-up is locked before any code is checked.
+    if not throttling.step_up_allowed(actor, address):
+        until = throttling.step_up_retry_at(actor, address) or timezone.now()
+        raise ActionRefused(
+            throttling.step_up_message(until), cause="step_up_throttled", http_status=429
+        )
+    if not accounts.check_step_up(actor, otp=otp, session=session):
+        throttling.record_step_up_failure(actor, address)
+        raise ActionRefused(
+            gettext(
+                "Second factor not confirmed: the signature was not applied. Type the "
+                "code your authenticator app shows now, or use your security key."
+            ),
+            cause="reauthentication_failed",
+            http_status=403,
+        )
+
+
 def sign_reply(
     disclosure_request: DisclosureRequest,
     *,
@@ -882,6 +986,7 @@ def sign_reply(
     otp: str = "",
     session: SessionBase | None = None,
     address: str | None = None,
+    letter_seen: str | None = None,
 ) -> Signature:
     """Sign the reply in the capacity the signer holds today.
 
@@ -892,23 +997,7 @@ def sign_reply(
     Président (or acting) and the DG (or acting); the referent never signs.
     """
     with _recording_refusals(actor, "sign_reply", disclosure_request):
-        # Wrong codes are counted per signer and per source address; past the
-        # limit the step-up is locked before any code is checked.
-        if not throttling.step_up_allowed(actor, address):
-            until = throttling.step_up_retry_at(actor, address) or timezone.now()
-            raise ActionRefused(
-                throttling.step_up_message(until), cause="step_up_throttled", http_status=429
-            )
-        if not accounts.check_step_up(actor, otp=otp, session=session):
-            throttling.record_step_up_failure(actor, address)
-            raise ActionRefused(
-                gettext(
-                    "Second factor not confirmed: the signature was not applied. Type the "
-                    "code your authenticator app shows now, or use your security key."
-                ),
-                cause="reauthentication_failed",
-                http_status=403,
-            )
+        _confirm_step_up(actor, otp=otp, session=session, address=address)
         with transaction.atomic():
             first = disclosure_request.state == State.AWAITING_SIGNATURES
             transition = disclosure_request.sign_first if first else disclosure_request.sign_second
@@ -934,6 +1023,19 @@ def sign_reply(
                 actor=actor,
                 details={"capacity": capacity, "acting": is_acting},
             )
+            # Read again once the request's row is locked by the transition:
+            # the letter the signer read is the one signed, not one the DG's
+            # paragraph changed in the meantime.
+            if letter_seen is not None and letter_seen != letter_version(
+                Reply.objects.get(pk=reply.pk)
+            ):
+                raise ActionRefused(
+                    gettext(
+                        "The letter changed while you were reading it: read it again "
+                        "before signing. Your signature was not applied."
+                    ),
+                    cause="letter_changed",
+                )
             signature = Signature.objects.create(
                 reply=reply, signer=actor, capacity=capacity, is_acting=is_acting
             )
@@ -963,6 +1065,341 @@ def sign_reply(
                 ]
             )
     return signature
+
+
+# ---------------------------------------------------------------------------
+# The acknowledgement of receipt: a letter of its own, signed and dispatched
+# beside the examination. It never moves the request's state, so its steps
+# check their rule (models.may_*_acknowledgement) themselves.
+
+
+def _locked(disclosure_request: DisclosureRequest) -> DisclosureRequest:
+    # Acknowledgement steps run no transition (no optimistic lock): the row
+    # lock makes two of them on one request wait for each other.
+    return DisclosureRequest.objects.select_for_update().get(pk=disclosure_request.pk)
+
+
+def _create_acknowledgement(
+    disclosure_request: DisclosureRequest, *, actor: User, at_registration: bool
+) -> dict[str, Any]:
+    """Compose, store and render the acknowledgement (unsigned); return its
+    audit event for the caller to append last."""
+    # The law it states is the law in force on the day the request was received.
+    law_day = disclosure_request.received_on
+    try:
+        body = letters.compose_reply_body(
+            disclosure_request, ReplyKind.ACKNOWLEDGEMENT, [], [], decided_on=law_day
+        )
+        reply = Reply.objects.create(
+            request=disclosure_request,
+            kind=ReplyKind.ACKNOWLEDGEMENT,
+            body=body,
+            decided_on=law_day,
+        )
+        document = letters.create_reply_document(reply)
+    except letters.LetterUnavailable as error:
+        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
+    return {
+        "actor_id": actor.pk,
+        "action": "prepare_acknowledgement",
+        "object_type": OBJECT_TYPE,
+        "object_id": disclosure_request.pk,
+        "details": {
+            "reference": disclosure_request.reference,
+            "reply_id": reply.pk,
+            "law_day": law_day.isoformat(),
+            "pdf_sha256": document.sha256,
+            "at_registration": at_registration,
+        },
+    }
+
+
+def _acknowledge_at_registration(
+    disclosure_request: DisclosureRequest, *, actor: User
+) -> list[dict[str, Any]]:
+    """The acknowledgement of a request just accepted for examination, when
+    the administrator asks for one for its requester kind."""
+    if not queries.acknowledges_receipt(disclosure_request.requester_kind):
+        return []
+    try:
+        with transaction.atomic():
+            return [_create_acknowledgement(disclosure_request, actor=actor, at_registration=True)]
+    except ActionRefused:
+        # Incoming mail is registered even when no letter can be produced
+        # (letterhead incomplete, no rule in the catalogue for the day of
+        # receipt): the page says so, and the secretariat prepares the
+        # acknowledgement later (`prepare_acknowledgement`).
+        return []
+
+
+def prepare_acknowledgement(disclosure_request: DisclosureRequest, *, actor: User) -> Reply:
+    """The secretariat prepares the acknowledgement of a written, admissible
+    open request that has none (the setting was off, or it could not be
+    produced at registration)."""
+    with _recording_refusals(actor, "prepare_acknowledgement", disclosure_request):
+        if not actor.has_role(Role.SECRETARIAT):
+            raise NotAllowed()
+        with transaction.atomic():
+            current = _locked(disclosure_request)
+            if not may_prepare_acknowledgement(current, actor):
+                raise ActionRefused(
+                    gettext(
+                        "An acknowledgement of receipt can be prepared only for an open, "
+                        "written and admissible request that has none yet."
+                    ),
+                    cause="illegal_transition",
+                )
+            prepared = _create_acknowledgement(current, actor=actor, at_registration=False)
+            log.append(**prepared)
+    acknowledgement = current.acknowledgement()
+    assert acknowledgement is not None
+    return acknowledgement
+
+
+def sign_acknowledgement(
+    disclosure_request: DisclosureRequest,
+    *,
+    actor: User,
+    otp: str = "",
+    session: SessionBase | None = None,
+    address: str | None = None,
+) -> Signature:
+    """Sign the acknowledgement as the reply is signed (`sign_reply`): a fresh
+    second factor, the Président and the DG (or acting), two distinct people,
+    never the referent, the PAdES signature in the same transaction. The
+    request's state does not move."""
+    with _recording_refusals(actor, "sign_acknowledgement", disclosure_request):
+        _confirm_step_up(actor, otp=otp, session=session, address=address)
+        with transaction.atomic():
+            current = _locked(disclosure_request)
+            acknowledgement = current.acknowledgement()
+            if acknowledgement is None or not current.is_open or not acknowledgement.is_draft:
+                raise ActionRefused(
+                    gettext("This acknowledgement of receipt is not waiting for a signature."),
+                    cause="illegal_transition",
+                )
+            if not may_sign_acknowledgement(current, actor):
+                raise NotAllowed(
+                    gettext(
+                        "You cannot sign this acknowledgement of receipt: it takes two distinct "
+                        "signers, the President and the Director general (or their acting "
+                        "deputies), and the referent never signs."
+                    )
+                )
+            capacity = acknowledgement.open_capacities_for(actor)[0]
+            is_acting = actor.is_acting(capacity)
+            signature = Signature.objects.create(
+                reply=acknowledgement, signer=actor, capacity=capacity, is_acting=is_acting
+            )
+            # As for the reply: if the PAdES signature fails, nothing is recorded.
+            try:
+                document = letters.sign_reply_document(signature)
+            except letters.LetterUnavailable as error:
+                raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
+            log.append(
+                actor_id=actor.pk,
+                action="sign_letter",
+                object_type=OBJECT_TYPE,
+                object_id=current.pk,
+                details={
+                    "reference": current.reference,
+                    "acknowledgement": True,
+                    "reply_id": acknowledgement.pk,
+                    "signature_id": signature.pk,
+                    "capacity": capacity,
+                    "acting": is_acting,
+                    "field": letters.FIELD_FOR_CAPACITY[capacity],
+                    "pdf_sha256": document.sha256,
+                    "pdf_revision": document.revision,
+                    "final": acknowledgement.signatures.count() == 2,
+                },
+            )
+    return signature
+
+
+def record_acknowledgement_dispatch(
+    disclosure_request: DisclosureRequest,
+    *,
+    actor: User,
+    dispatched_on: date,
+    channel: str,
+    registered_mail_number: str = "",
+) -> Reply:
+    """The secretariat records how and when the signed acknowledgement left."""
+    with _recording_refusals(actor, "record_acknowledgement_dispatch", disclosure_request):
+        problems = []
+        if dispatched_on > timezone.localdate():
+            problems.append(gettext("The dispatch date cannot be in the future."))
+        if channel not in DispatchChannel.values:
+            problems.append(gettext("Choose the means of dispatch."))
+        if channel == DispatchChannel.REGISTERED_POST and not registered_mail_number.strip():
+            problems.append(gettext("Give the registered mail number."))
+        if problems:
+            raise ActionRefused(" ".join(problems), cause="invalid_dispatch", http_status=400)
+        if not actor.has_role(Role.SECRETARIAT):
+            raise NotAllowed()
+        with transaction.atomic():
+            current = _locked(disclosure_request)
+            if not may_record_acknowledgement_dispatch(current, actor):
+                raise ActionRefused(
+                    gettext(
+                        "The acknowledgement of receipt can be dispatched only once it bears "
+                        "both signatures, and only once."
+                    ),
+                    cause="illegal_transition",
+                )
+            acknowledgement = current.acknowledgement()
+            assert acknowledgement is not None
+            signed_on = max(
+                timezone.localdate(s.signed_at) for s in acknowledgement.signatures.all()
+            )
+            if dispatched_on < signed_on:
+                raise ActionRefused(
+                    gettext("The acknowledgement cannot have been sent before it was signed."),
+                    cause="invalid_dispatch",
+                    http_status=400,
+                )
+            acknowledgement.dispatched_on = dispatched_on
+            acknowledgement.dispatch_channel = channel
+            acknowledgement.registered_mail_number = registered_mail_number.strip()
+            acknowledgement.save(
+                update_fields=["dispatched_on", "dispatch_channel", "registered_mail_number"]
+            )
+            log.append(
+                actor_id=actor.pk,
+                action="record_acknowledgement_dispatch",
+                object_type=OBJECT_TYPE,
+                object_id=current.pk,
+                details={
+                    "reference": current.reference,
+                    "reply_id": acknowledgement.pk,
+                    "channel": channel,
+                    "dispatched_on": dispatched_on.isoformat(),
+                },
+            )
+    return acknowledgement
+
+
+# ---------------------------------------------------------------------------
+# Declining to sign; the DG's paragraph in the letter
+
+# One paragraph of plain text: room for a few sentences, not a second letter.
+LETTER_PARAGRAPH_MAX = 1200
+
+
+def letter_version(reply: Reply) -> str:
+    """What a signer read: which letter, with which paragraph of the DG. The
+    signature page posts it back, and `sign_reply` refuses if it changed."""
+    digest = hashlib.sha256(reply.dg_paragraph.encode()).hexdigest()[:16]
+    return f"{reply.pk}-{digest}"
+
+
+def decline_to_sign(
+    disclosure_request: DisclosureRequest, *, actor: User, remarks: str
+) -> SignatureDecline:
+    """A signer declines to sign the letter: the request goes back to the DG's
+    review, with the signer's remarks for the DG.
+
+    The letter is superseded: it stays in the history, and a signature already
+    on it no longer counts. The DG's next decision produces a new letter that
+    needs two fresh signatures. No second factor is asked: declining signs and
+    discloses nothing, and the signer's session was opened with one. The trail
+    records the letter, the capacity and how many signatures were voided,
+    never the remarks.
+    """
+    with _recording_refusals(actor, "decline_to_sign", disclosure_request):
+        if not remarks.strip():
+            raise ActionRefused(
+                gettext("Say why you decline to sign: your remarks go to the Director general."),
+                cause="invalid_decline",
+                http_status=400,
+            )
+        with transaction.atomic():
+            reply = disclosure_request.current_reply()
+            capacities = reply.open_capacities_for(actor) if reply is not None else []
+            capacity = capacities[0] if capacities else ""
+            voided = reply.signatures.count() if reply is not None else 0
+            # A signature given meanwhile moved the state: the save below fails
+            # (ConcurrentTransition), so `voided` is the count that is voided.
+            declined = _transition(
+                disclosure_request,
+                disclosure_request.decline_to_sign,
+                actor=actor,
+                details={
+                    "reply_id": reply.pk if reply is not None else None,
+                    "capacity": capacity,
+                    "acting": actor.is_acting(capacity) if capacity else False,
+                    "signatures_voided": voided,
+                },
+            )
+            assert reply is not None  # the transition's condition
+            reply.superseded_at = timezone.now()
+            reply.save(update_fields=["superseded_at"])
+            decline = SignatureDecline.objects.create(
+                reply=reply, declined_by=actor, capacity=capacity, remarks=remarks.strip()
+            )
+            declined["details"]["decline_id"] = decline.pk
+            log.append(**declined)
+    return decline
+
+
+def set_letter_paragraph(
+    disclosure_request: DisclosureRequest, *, actor: User, paragraph: str
+) -> Reply:
+    """The DG adds, changes or (with an empty text) removes their paragraph in
+    the letter, while it awaits its signatures and nobody has signed it. The
+    unsigned PDF is rendered again; the items and legal grounds stay as decided.
+
+    The paragraph is one paragraph of plain text: line breaks are joined. The
+    trail records whether a paragraph is set and the new PDF's fingerprint,
+    never the text.
+    """
+    text = " ".join(paragraph.split())
+    with _recording_refusals(actor, "set_letter_paragraph", disclosure_request):
+        if len(text) > LETTER_PARAGRAPH_MAX:
+            raise ActionRefused(
+                gettext(
+                    "The paragraph is too long: %(max)d characters at most (it has %(length)d)."
+                )
+                % {"max": LETTER_PARAGRAPH_MAX, "length": len(text)},
+                cause="invalid_paragraph",
+                http_status=400,
+            )
+        if not actor.has_role(Role.DIRECTOR_GENERAL):
+            raise NotAllowed()
+        with transaction.atomic():
+            # Locked: a signature given now waits, then signs the new letter's
+            # bytes only if its signer read them (`letter_seen`).
+            current = DisclosureRequest.objects.select_for_update().get(pk=disclosure_request.pk)
+            if not letter_paragraph_editable(current):
+                raise ActionRefused(
+                    gettext(
+                        "The letter can no longer be changed: it has been signed, or it is not "
+                        "waiting for signatures."
+                    ),
+                    cause="illegal_transition",
+                )
+            reply = current.reply
+            reply.dg_paragraph = text
+            reply.save(update_fields=["dg_paragraph"])
+            try:
+                document = letters.rerender_reply_document(reply)
+            except letters.LetterUnavailable as error:
+                raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
+            log.append(
+                actor_id=actor.pk,
+                action="set_letter_paragraph",
+                object_type=OBJECT_TYPE,
+                object_id=current.pk,
+                details={
+                    "reference": current.reference,
+                    "reply_id": reply.pk,
+                    "paragraph_set": bool(text),
+                    "pdf_sha256": document.sha256,
+                    "pdf_revision": document.revision,
+                },
+            )
+    return reply
 
 
 # ---------------------------------------------------------------------------
@@ -1009,9 +1446,313 @@ def close(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRe
     return disclosure_request
 
 
-def withdraw(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRequest:
-    with _recording_refusals(actor, "withdraw", disclosure_request), transaction.atomic():
-        _run(disclosure_request, disclosure_request.withdraw, actor=actor)
+# The reasons staff may choose; NOT_RECORDED only marks older withdrawals.
+WITHDRAWAL_REASONS = [r for r in WithdrawalReason if r != WithdrawalReason.NOT_RECORDED]
+
+
+def withdraw(
+    disclosure_request: DisclosureRequest, *, actor: User, reason: str
+) -> DisclosureRequest:
+    """Record the requester's withdrawal, with its reason code (the code only
+    enters the audit trail: it is not free text)."""
+    with _recording_refusals(actor, "withdraw", disclosure_request):
+        if reason not in WITHDRAWAL_REASONS:
+            raise ActionRefused(
+                gettext("Choose the reason for the withdrawal."),
+                cause="invalid_withdrawal",
+                http_status=400,
+            )
+        with transaction.atomic():
+            _run(
+                disclosure_request,
+                disclosure_request.withdraw,
+                actor=actor,
+                reason=reason,
+                details={"reason_code": reason},
+            )
+    return disclosure_request
+
+
+# ---------------------------------------------------------------------------
+# Second thoughts on the registration: corrections and annulment
+
+# The registration data a correction may change, in the order the history
+# lists them; "persons", "scan", and "due_on" and "inadmissibility_reasons"
+# (recomputed) follow.
+CORRECTABLE_FIELDS = [
+    "received_on",
+    "requester_kind",
+    "requester_name",
+    "requester_function",
+    "requester_civility",
+    "requester_organisation",
+    "requester_address",
+    "requester_reference",
+    "requester_letter_date",
+    "requester_deadline",
+    "cited_provision",
+    "documents",
+    "information_requested",
+]
+# A letter drafted from the registration data is on its way.
+_LETTER_STATES = {*SIGNING_STATES, State.SIGNED}
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _person_values(person: PersonData | ConcernedPerson) -> dict[str, Any]:
+    return {
+        "last_name": person.last_name,
+        "first_names": person.first_names,
+        "birth_date": _json_value(person.birth_date),
+        "national_number": person.national_number,
+        "cpas_file_number": person.cpas_file_number,
+    }
+
+
+def _check_may_correct(disclosure_request: DisclosureRequest, actor: User) -> None:
+    """Refuse, with the reason the user needs, a correction that is not theirs now."""
+    is_dg = actor.has_role(Role.DIRECTOR_GENERAL)
+    if not (is_dg or actor.has_role(Role.SECRETARIAT)):
+        raise NotAllowed()
+    state = disclosure_request.state
+    if state == State.SIGNED:
+        raise ActionRefused(
+            gettext(
+                "The reply is signed: the registration data it was drafted from can no "
+                "longer be corrected."
+            ),
+            cause="letter_drafted",
+        )
+    if state in _LETTER_STATES:
+        raise ActionRefused(
+            gettext(
+                "A letter drafted from these data awaits its signatures: the registration "
+                "data cannot be corrected under it. The letter must first be declined at "
+                "signature (it returns to the Director general's review); it is then "
+                "drafted again from the corrected data."
+            ),
+            cause="letter_drafted",
+        )
+    if state not in CORRECTABLE_STATES:
+        raise ActionRefused(
+            gettext("This action is not possible in the request's current state (%(state)s).")
+            % {"state": disclosure_request.get_state_display()},
+            cause="illegal_transition",
+        )
+    if not may_correct_registration(disclosure_request, actor):
+        raise NotAllowed(
+            gettext(
+                "Once a referent is assigned, only the Director general may correct the "
+                "registration data."
+            )
+        )
+
+
+def _check_correction(changes: CorrectionData, channel: str) -> None:
+    """Intake's checks, on the corrected data."""
+    _check_intake(changes.as_intake(channel))
+    dates = intake_date_errors(
+        received_on=changes.received_on,
+        requester_letter_date=changes.requester_letter_date,
+        requester_deadline=changes.requester_deadline,
+    )
+    if dates:
+        raise ActionRefused(
+            " ".join(message for error in dates.values() for message in error.messages),
+            cause="invalid_intake",
+            http_status=400,
+        )
+
+
+def registration_changes(
+    disclosure_request: DisclosureRequest, changes: CorrectionData
+) -> dict[str, Any]:
+    """The previous values of the fields `changes` corrects, by name (the
+    scan aside: only its checked content can tell)."""
+    previous: dict[str, Any] = {}
+    for name in CORRECTABLE_FIELDS:
+        old, new = getattr(disclosure_request, name), getattr(changes, name)
+        if name == "documents":
+            old, new = sorted(set(old)), sorted(set(new))
+        if old != new:
+            previous[name] = _json_value(old)
+    persons = [_person_values(p) for p in disclosure_request.persons.all()]
+    if persons != [_person_values(p) for p in changes.persons]:
+        previous["persons"] = persons
+    return previous
+
+
+def decides_otherwise(
+    disclosure_request: DisclosureRequest, data: CorrectionData | None = None
+) -> bool:
+    """Would intake, on these data (by default the request's own), find the
+    request admissible where it found it inadmissible, or the reverse?"""
+    if disclosure_request.is_oral():
+        return False
+    data = data or CorrectionData.of(disclosure_request)
+    inadmissible = bool(inadmissibility_reasons(data.as_intake(disclosure_request.channel)))
+    return inadmissible != bool(disclosure_request.inadmissibility_reasons)
+
+
+def correct_registration(
+    disclosure_request: DisclosureRequest,
+    *,
+    actor: User,
+    reason: str,
+    changes: CorrectionData,
+) -> RegistrationCorrection:
+    """Correct the registration data, with a reason.
+
+    The secretariat corrects until a referent is assigned, the DG afterwards,
+    and nobody while a letter drafted from these data awaits its signatures
+    or its dispatch. `changes` holds every field; what differs from the
+    request is changed, its previous value kept in the correction, and the
+    audit event names the fields, never their values. The due date follows
+    the reception date, the requester kind and the requester's deadline.
+
+    The state never moves here: intake's decision stands (its reasons are
+    updated only while the request stays inadmissible), and the intake flags
+    say when the corrected data would decide otherwise. A replaced scan is
+    deleted once the correction commits (only its hash is kept, in the
+    correction and the audit event): like any file no row points at, it has
+    no reason to stay (see sweep_orphan_files).
+    """
+    with _recording_refusals(actor, "correct_registration", disclosure_request):
+        _check_may_correct(disclosure_request, actor)
+        if not reason.strip():
+            raise ActionRefused(
+                gettext("Give the reason for the correction."),
+                cause="invalid_correction",
+                http_status=400,
+            )
+        _check_correction(changes, disclosure_request.channel)
+        # The authority on the scan, as at intake.
+        checked = (
+            scan_checks.check_upload(changes.scan, changes.scan_content_type)
+            if changes.scan is not None
+            else None
+        )
+        with transaction.atomic():
+            current = DisclosureRequest.objects.select_for_update().get(pk=disclosure_request.pk)
+            if current.state != disclosure_request.state:
+                raise fsm.ConcurrentTransition("state changed")
+            _check_may_correct(current, actor)
+            previous = registration_changes(current, changes)
+            for name in CORRECTABLE_FIELDS:
+                if name in previous:
+                    setattr(current, name, getattr(changes, name))
+            current.documents = sorted(set(current.documents))
+            scan_sha256 = hashlib.sha256(checked.data).hexdigest() if checked else ""
+            old_scan = current.scan.name if current.scan else ""
+            if checked is not None and scan_sha256 != current.scan_sha256:
+                previous["scan"] = {
+                    "sha256": current.scan_sha256,
+                    "content_type": current.scan_content_type,
+                }
+            if not previous:
+                raise ActionRefused(
+                    gettext("Nothing was corrected: the data are the same as recorded."),
+                    cause="nothing_to_correct",
+                    http_status=400,
+                )
+            if previous.keys() & {"received_on", "requester_kind", "requester_deadline"}:
+                due_on = deadlines.due_date(
+                    current.requester_kind, current.received_on, current.requester_deadline
+                )
+                if due_on != current.due_on:
+                    previous["due_on"] = _json_value(current.due_on)
+                    current.due_on = due_on
+            if current.is_written_and_inadmissible():
+                # Still inadmissible: the letter to come names the reasons as they are now.
+                reasons = inadmissibility_reasons(changes.as_intake(current.channel))
+                if reasons and reasons != current.inadmissibility_reasons:
+                    previous["inadmissibility_reasons"] = current.inadmissibility_reasons
+                    current.inadmissibility_reasons = reasons
+            if checked is not None and "scan" in previous:
+                current.scan = ContentFile(checked.data, name="scan")
+                current.scan_content_type = checked.content_type
+                current.scan_sha256 = scan_sha256
+            _save_storing_scan(current)
+            if "scan" in previous:
+                track_write(current.scan.name)
+                if old_scan:
+                    transaction.on_commit(lambda: private_storage.delete(old_scan))
+            if "persons" in previous:
+                current.persons.all().delete()
+                ConcernedPerson.objects.bulk_create(
+                    ConcernedPerson(
+                        request=current,
+                        last_name=p.last_name,
+                        first_names=p.first_names,
+                        birth_date=p.birth_date,
+                        national_number=p.national_number,
+                        cpas_file_number=p.cpas_file_number,
+                    )
+                    for p in changes.persons
+                )
+            correction = RegistrationCorrection.objects.create(
+                request=current,
+                corrected_by=actor,
+                reason=reason.strip(),
+                fields=list(previous),
+                previous_values=previous,
+            )
+            details: dict[str, Any] = {
+                "reference": current.reference,
+                "fields": list(previous),
+                "correction_id": correction.pk,
+            }
+            if "scan" in previous:
+                details["scan_sha256"] = scan_sha256
+                details["previous_scan_sha256"] = previous["scan"]["sha256"]
+            log.append(
+                actor_id=actor.pk,
+                action="correct_registration",
+                object_type=OBJECT_TYPE,
+                object_id=current.pk,
+                details=details,
+            )
+    return correction
+
+
+def annul(disclosure_request: DisclosureRequest, *, actor: User, reason: str) -> DisclosureRequest:
+    """Annul a registration error (a letter that was no request, an entry made
+    twice): the request ends here, for good, and no letter is produced.
+
+    A letter not dispatched (the answer being signed or signed, an
+    acknowledgement not sent) is superseded: it stays in the history and
+    nothing remains to sign or send. The reason is kept on the request; the
+    audit event does not carry it.
+    """
+    with _recording_refusals(actor, "annul", disclosure_request):
+        if not fsm.can_proceed(disclosure_request.annul):
+            raise ActionRefused(
+                gettext("This action is not possible in the request's current state (%(state)s).")
+                % {"state": disclosure_request.get_state_display()},
+                cause="illegal_transition",
+            )
+        if not fsm.has_transition_perm(disclosure_request.annul, actor):
+            raise NotAllowed()
+        if not reason.strip():
+            raise ActionRefused(
+                gettext("Give the reason for the annulment."),
+                cause="invalid_annulment",
+                http_status=400,
+            )
+        with transaction.atomic():
+            annulled = _transition(
+                disclosure_request, disclosure_request.annul, actor=actor, reason=reason.strip()
+            )
+            pending = Reply.objects.filter(
+                request=disclosure_request, superseded_at__isnull=True
+            ).exclude(kind=ReplyKind.ACKNOWLEDGEMENT, dispatched_on__isnull=False)
+            superseded = sorted(pending.values_list("pk", flat=True))
+            pending.update(superseded_at=timezone.now())
+            annulled["details"]["superseded_reply_ids"] = superseded
+            log.append(**annulled)
     return disclosure_request
 
 

@@ -11,43 +11,60 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services as accounts_services
 from accounts import throttling
 from accounts.models import Role, User
+from common import storage
 from legal_basis.flags import matching_bases
-from legal_basis.models import LegalBasis, SupportingDocument, VerificationTag
+from legal_basis.models import LegalBasis, RequesterKind, SupportingDocument, VerificationTag
 from letters import services as letters
 
-from . import access, queries, services
+from . import access, queries, scan_checks, services
 from .forms import (
+    DECISION_FORMS,
     AmendedItemFormSet,
+    AnnulForm,
     AssignForm,
     ChecklistForm,
+    CorrectionForm,
+    DeclineToSignForm,
     DispatchForm,
     IntakeForm,
     ItemFormSet,
+    LetterParagraphForm,
     OpinionForm,
     PersonFormSet,
     RegisterSearchForm,
-    ReviewForm,
     SignForm,
+    WithdrawForm,
+    correction_data,
+    correction_field_label,
+    correction_initial,
     intake_data,
     is_contested,
     opinion_catalogue,
+    persons_initial,
 )
-from .inputs import ItemData
+from .inputs import IntakeData, ItemData
 from .models import (
+    Channel,
+    ChecklistAnswer,
     DisclosureRequest,
+    InadmissibilityReason,
     Opinion,
     Proposal,
     Reply,
+    ReplyKind,
     State,
 )
 from .permissions import (
@@ -57,6 +74,7 @@ from .permissions import (
     searches_content,
     sees_everything,
 )
+from .validation import detect_scan_type
 
 
 def _user(request: HttpRequest) -> User:
@@ -274,9 +292,31 @@ def _register_page(
     )
 
 
+# Posted fields the confirmation page does not carry back to the form.
+NOT_CARRIED = {
+    "csrfmiddlewaretoken",
+    "submission_token",
+    "preview",
+    "confirm",
+    "back",
+    "held_scan",
+    "outcome",
+}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
+    """Record a request received.
+
+    When recording would not lead to the examination (an oral request, closed
+    at once; a written one inadmissible as it stands), a summary of what will
+    happen is shown first and nothing is recorded until the secretariat
+    confirms it; "back" returns to the form as it was filled. A browser cannot
+    put a chosen file back into the form: between two submissions the scan is
+    held for the session (common/storage.py), and reused unless another file
+    is chosen.
+    """
     user = _user(request)
     refused_status: int | None = None
     if not user.has_role(Role.SECRETARIAT):
@@ -290,22 +330,54 @@ def create(request: HttpRequest) -> HttpResponse:
             raise Http404 from None
     if (replayed := _replayed(request)) is not None:
         return replayed
-    form = IntakeForm(request.POST or None, request.FILES or None)
+    storage.purge_held_files()
+    posted = request.method == "POST"
+    chosen = request.FILES.get("scan")
+    held = storage.held_file(request.session, request.POST.get("held_scan")) if posted else None
+    if held is not None and chosen is not None:
+        # A file chosen anew replaces the one held.
+        storage.release_held_file(request.session, held.key)
+        held = None
+    files = request.FILES
+    if held is not None:
+        upload = _held_upload(request, held)
+        if upload is None:
+            held = None
+        else:
+            files = MultiValueDict({"scan": [upload]})
+    form = IntakeForm(request.POST or None, files or None)
     persons = PersonFormSet(request.POST or None, prefix="persons")
     context: dict[str, Any] = {
         "form": form,
         "persons": persons,
         "follows": follows,
         "max_scan_bytes": settings.SCAN_MAX_BYTES,
+        "held": held,
     }
-    checking = request.method == "POST" and "preview" in request.POST
-    valid = request.method == "POST" and form.is_valid() and persons.is_valid()
+    checking = posted and "preview" in request.POST
+    partial = checking and request.headers.get("X-Huisclos-Check") == "1"
+    valid = posted and form.is_valid() and persons.is_valid()
     data = intake_data(form, [p.to_data() for p in persons if p.has_changed()]) if valid else None
+    if posted and "back" in request.POST:
+        # Back from the confirmation: the form as it was filled, scan included.
+        return render(request, "requests_app/create.html", context)
+    outcome = _intake_outcome(data) if data is not None else ""
+    confirmed = (
+        bool(outcome) and "confirm" in request.POST and request.POST.get("outcome") == outcome
+    )
+    registering = data is not None and not checking and (not outcome or confirmed)
+    if posted and not partial and not registering:
+        # The form comes back (errors, check without script) or its outcome
+        # is to be confirmed: keep the scan for the next submission.
+        held = context["held"] = _keep_scan(request, form, chosen, held)
+        if form.errors:
+            data = None  # the scan itself was refused
     if checking:
         # Show what intake will conclude, without saving anything. The page's
         # script asks for the panel alone, so the chosen scan stays in place.
         if data is not None:
             context["flags"] = services.intake_flags_for_data(data)
+            context["outcome"] = _outcome_summary(outcome)
             scan_file = form.cleaned_data.get("scan")
             if scan_file is not None:
                 context["scan_type"] = access.SCAN_EXTENSIONS[
@@ -313,14 +385,15 @@ def create(request: HttpRequest) -> HttpResponse:
                 ]
                 context["scan_size"] = scan_file.size
             context["checked"] = True
-        partial = request.headers.get("X-Huisclos-Check") == "1"
         context["partial"] = partial
         return render(
             request,
             "requests_app/_intake_check.html" if partial else "requests_app/create.html",
             context,
-            status=200 if valid else 400,
+            status=200 if data is not None else 400,
         )
+    if data is not None and not registering:
+        return _confirm_intake(request, form, data, outcome, held, follows)
     if data is not None:
         try:
             disclosure_request = services.register_request(
@@ -334,11 +407,115 @@ def create(request: HttpRequest) -> HttpResponse:
             _refused(request, refusal)
             # A storage or letter failure (503) is not the user's input.
             refused_status = refusal.http_status
+            if refusal.cause == "invalid_scan":
+                if held is not None:
+                    storage.release_held_file(request.session, held.key)
+                held = None
+            elif refusal.http_status == 400:
+                # Input to correct: the scan waits for the next submission.
+                held = _keep_scan(request, form, chosen, held)
+            context["held"] = held
         else:
+            if held is not None:
+                storage.release_held_file(request.session, held.key)
             messages.success(request, _intake_message(disclosure_request))
+            _acknowledgement_message(request, disclosure_request)
             return _done(request, disclosure_request)
-    status = (refused_status or 400) if request.method == "POST" else 200
+    status = (refused_status or 400) if posted else 200
     return render(request, "requests_app/create.html", context, status=status)
+
+
+def _intake_outcome(data: IntakeData) -> str:
+    """What recording `data` leads to when it is not the examination: "oral",
+    or "inadmissible:" and the reasons; "" for a request to examine. The
+    confirmation page carries it, so a confirmation counts only for the
+    outcome it showed."""
+    if data.channel == Channel.ORAL:
+        return "oral"
+    reasons = services.inadmissibility_reasons(data)
+    return "inadmissible:" + ",".join(reasons) if reasons else ""
+
+
+def _outcome_summary(outcome: str) -> dict[str, Any]:
+    kind, _sep, codes = outcome.partition(":")
+    return {
+        "oral": kind == "oral",
+        "inadmissible": kind == "inadmissible",
+        "reasons": [InadmissibilityReason(code).label for code in codes.split(",") if code],
+    }
+
+
+def _confirm_intake(
+    request: HttpRequest,
+    form: IntakeForm,
+    data: IntakeData,
+    outcome: str,
+    held: storage.HeldFile | None,
+    follows: DisclosureRequest | None,
+) -> HttpResponse:
+    """What recording will do, to confirm; the form's fields travel along hidden."""
+    carried = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in NOT_CARRIED
+        for value in values
+    ]
+    return render(
+        request,
+        "requests_app/intake_confirm.html",
+        {
+            "form": form,
+            "data": data,
+            "channel": Channel(data.channel).label,
+            "requester_kind": RequesterKind(data.requester_kind).label,
+            "carried": carried,
+            "outcome": outcome,
+            "summary": _outcome_summary(outcome),
+            # Carried for "back"; an oral request is recorded without it.
+            "held": held,
+            "written": data.channel != Channel.ORAL,
+            "follows": follows,
+        },
+    )
+
+
+def _held_upload(request: HttpRequest, held: storage.HeldFile) -> SimpleUploadedFile | None:
+    """The held scan as an upload, checked again like a new one; never its original name."""
+    try:
+        content = held.read()
+    except OSError:
+        storage.release_held_file(request.session, held.key)
+        return None
+    return SimpleUploadedFile("scan", content, content_type=held.content_type)
+
+
+def _keep_scan(
+    request: HttpRequest,
+    form: IntakeForm,
+    chosen: UploadedFile[bytes] | None,
+    held: storage.HeldFile | None,
+) -> storage.HeldFile | None:
+    """Hold the chosen scan for the next submission of the form, if it passes
+    the checks a scan must pass to be recorded (a refused one is marked on
+    the form and not kept)."""
+    if held is not None or chosen is None:
+        return held
+    try:
+        content_type = detect_scan_type(chosen)
+        scan_checks.check_upload(chosen, content_type)
+    except ValidationError:
+        return None  # the form's own check says why
+    except scan_checks.ScanRefused as refusal:
+        if form.cleaned_data.get("scan") is not None:
+            form.add_error("scan", refusal.message)
+        return None
+    chosen.seek(0)
+    try:
+        return storage.hold_file(
+            request.session, chosen.read(settings.SCAN_MAX_BYTES), content_type=content_type
+        )
+    except storage.StorageUnavailable:
+        return None  # logged by the storage; the file has to be chosen again
 
 
 def _intake_message(disclosure_request: DisclosureRequest) -> str:
@@ -400,6 +577,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             if document and access.may_download_reply(user, disclosure_request)
             else None,
             "check": check,
+            **_acknowledgement_context(user, disclosure_request),
+            "superseded_letters": _superseded_letters(disclosure_request),
         },
     )
 
@@ -717,87 +896,263 @@ def opinion_flags(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "requests_app/_flags.html", {"flags": found})
 
 
-REVIEW_ACTIONS = {"approve", "refuse_disclosure", "return_for_revision"}
+# The review page is the DG's step whether an opinion waits for review or an
+# inadmissibility letter came back declined (no opinion: confirm or reopen).
+REVIEW_ACTIONS = {
+    "approve",
+    "refuse_disclosure",
+    "return_for_revision",
+    "confirm_inadmissibility",
+}
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 @step_view("review", REVIEW_ACTIONS)
 def review(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    """Everything the decision needs on one page, and one form per decision:
+    each posts its `decision` and its own fields; the others are ignored."""
     user = _user(request)
     current = queries.detail_queryset().get(pk=disclosure_request.pk)
     opinion_obj = current.current_opinion()
-    assert opinion_obj is not None  # awaiting_review implies an opinion
+    posted = request.method == "POST"
+    decision = request.POST.get("decision", "") if posted else ""
+    if opinion_obj is None:
+        return _review_inadmissibility(request, disclosure_request, current, decision)
     opinion_bases = list(opinion_obj.legal_bases.all())
     opinion_items = list(opinion_obj.items.select_related("legal_basis"))
-    initial = [
-        {
-            "keep": True,
-            "description": i.description,
-            "data_category": i.data_category,
-            "basis": str(i.legal_basis_id),
-        }
-        for i in opinion_items
-    ]
+    answers = list(opinion_obj.checklist_answers.all())
+    found = _opinion_flags(current, opinion_obj)
     contested = any(is_contested(b) for b in opinion_bases)
-    form = ReviewForm(request.POST or None, contested=contested)
-    amended = AmendedItemFormSet(
-        request.POST or None,
-        prefix="items",
-        initial=initial,
-        form_kwargs={"bases": opinion_bases},
+    # The override field only where the service will ask for it (a refusal
+    # needs none); amending may change the flags, so amending always offers it.
+    needs_override = opinion_obj.proposal != Proposal.REFUSE and (
+        any(f.is_blocking for f in found)
+        or any(a.answer == ChecklistAnswer.Answer.NOT_MET for a in answers)
     )
-    if request.method == "POST" and form.is_valid() and amended.is_valid():
-        decision = form.cleaned_data["decision"]
-        remarks = form.cleaned_data.get("remarks", "")
-        analysis = form.cleaned_data.get("legal_analysis", "")
-        try:
-            override = form.cleaned_data.get("override_reason", "")
-            if decision == "approve":
-                services.approve(
-                    disclosure_request,
-                    actor=user,
-                    remarks=remarks,
-                    override_reason=override,
-                    legal_analysis=analysis,
+
+    def data_for(name: str) -> Any:
+        return request.POST if decision == name else None
+
+    forms: dict[str, Any] = {
+        "approve": DECISION_FORMS["approve"](
+            data_for("approve"), contested=contested, with_override=needs_override
+        ),
+        "refuse": DECISION_FORMS["refuse"](data_for("refuse")),
+        "return": DECISION_FORMS["return"](data_for("return")),
+    }
+    if opinion_items:
+        forms["amend"] = DECISION_FORMS["amend"](data_for("amend"), contested=contested)
+    amended = AmendedItemFormSet(
+        data_for("amend"),
+        prefix="items",
+        initial=[
+            {
+                "keep": True,
+                "description": i.description,
+                "data_category": i.data_category,
+                "basis": str(i.legal_basis_id),
+            }
+            for i in opinion_items
+        ],
+        form_kwargs={"bases": opinion_bases},
+        auto_id="id_amend_%s",
+    )
+    refusal = ""
+    if posted:
+        form = forms.get(decision)
+        if form is None:
+            refusal = _("Choose one of the decisions below, then fill in its form.")
+        elif form.is_valid() and (decision != "amend" or amended.is_valid()):
+            try:
+                done = _record_decision(
+                    disclosure_request, user, decision, form.cleaned_data, amended
                 )
-                done = _("Proposal approved. The reply awaits both signatures.")
-            elif decision == "amend":
-                kept = [f.to_data() for f in amended if f.cleaned_data.get("keep")]
-                services.approve(
-                    disclosure_request,
-                    actor=user,
-                    amended_items=kept,
-                    remarks=remarks,
-                    override_reason=override,
-                    legal_analysis=analysis,
-                )
-                done = _("Proposal amended and approved. The reply awaits the signatures.")
-            elif decision == "refuse":
-                services.refuse_disclosure(disclosure_request, actor=user, remarks=remarks)
-                done = _("Disclosure refused. The refusal letter awaits the signatures.")
+            except services.ActionRefused as refusal_error:
+                refusal = refusal_error.message
             else:
-                services.return_for_revision(disclosure_request, actor=user, remarks=remarks)
-                done = _("Opinion sent back to the referent with your remarks.")
-        except services.ActionRefused as refusal:
-            _refused(request, refusal)
-        else:
-            messages.success(
-                request,
-                _("%(reference)s: %(outcome)s")
-                % {"reference": disclosure_request.reference, "outcome": done},
-            )
-            return _done(request, disclosure_request)
+                messages.success(
+                    request,
+                    _("%(reference)s: %(outcome)s")
+                    % {"reference": disclosure_request.reference, "outcome": done},
+                )
+                return _done(request, disclosure_request)
     return render(
         request,
         "requests_app/review.html",
         {
             "dr": current,
+            **_review_file(current),
             "opinion": opinion_obj,
-            "form": form,
-            "amended": amended,
-            "flags": _opinion_flags(current, opinion_obj),
+            "items": opinion_items,
+            "answers": answers,
+            "flags": services.intake_flags(current) + found,
+            "decisions": [
+                (name, forms[name])
+                for name in ("approve", "amend", "refuse", "return")
+                if name in forms
+            ],
+            "open_decision": decision if decision in forms else "",
+            "amended": list(zip(amended, opinion_items, strict=False)),
+            "amended_formset": amended,
+            "refusal": refusal,
             "contested_items": any(is_contested(i.legal_basis) for i in opinion_items),
+        },
+        status=400 if posted else 200,
+    )
+
+
+def _record_decision(
+    disclosure_request: DisclosureRequest,
+    user: User,
+    decision: str,
+    cleaned: dict[str, Any],
+    amended: Any,
+) -> str:
+    """Run the decision's service; returns what to tell the DG."""
+    remarks = cleaned.get("remarks", "")
+    if decision in ("approve", "amend"):
+        kept = (
+            [f.to_data() for f in amended if f.cleaned_data.get("keep")]
+            if decision == "amend"
+            else None
+        )
+        services.approve(
+            disclosure_request,
+            actor=user,
+            amended_items=kept,
+            remarks=remarks,
+            override_reason=cleaned.get("override_reason", ""),
+            legal_analysis=cleaned.get("legal_analysis", ""),
+        )
+        if decision == "amend":
+            return _("Proposal amended and approved. The reply awaits the signatures.")
+        return _("Proposal approved. The reply awaits both signatures.")
+    if decision == "refuse":
+        services.refuse_disclosure(disclosure_request, actor=user, remarks=remarks)
+        return _("Disclosure refused. The refusal letter awaits the signatures.")
+    services.return_for_revision(disclosure_request, actor=user, remarks=remarks)
+    return _("Opinion sent back to the referent with your remarks.")
+
+
+def _review_file(disclosure_request: DisclosureRequest) -> dict[str, Any]:
+    """What the review page shows of the file whatever is decided: the letter,
+    its scan, the inadmissibility reasons and the history."""
+    history = queries.review_history(disclosure_request)
+    return {
+        "documents": _document_labels(disclosure_request),
+        "scan_kind": SCAN_PREVIEWS.get(disclosure_request.scan_content_type, "download")
+        if disclosure_request.scan
+        else "",
+        "inadmissibility": _inadmissibility_labels(disclosure_request),
+        "history": history,
+        "declined": _declined_letter(disclosure_request, history),
+    }
+
+
+def _declined_letter(
+    disclosure_request: DisclosureRequest, history: list[queries.HistoryEntry]
+) -> Reply | None:
+    """The letter a signer just declined, when that is what brought the request
+    back to the DG: its remarks open the page. A letter declined before the
+    opinion under review was written (the request was examined since) is history."""
+    last = history[-1] if history else None
+    if last is None or not isinstance(last.item, Reply) or not last.item.declines.all():
+        return None
+    opinion = disclosure_request.current_opinion()
+    if opinion is not None and opinion.submitted_at > last.at:
+        return None
+    return last.item
+
+
+# How the review page previews each kind of scan: pdf.js draws a PDF's pages,
+# an image shows as is; browsers draw no TIFF.
+SCAN_PREVIEWS = {
+    "application/pdf": "pdf",
+    "image/png": "image",
+    "image/jpeg": "image",
+}
+
+
+def _inadmissibility_labels(disclosure_request: DisclosureRequest) -> list[str]:
+    labels = dict(InadmissibilityReason.choices)
+    return [str(labels.get(code, code)) for code in disclosure_request.inadmissibility_reasons]
+
+
+def _review_inadmissibility(
+    request: HttpRequest,
+    disclosure_request: DisclosureRequest,
+    current: DisclosureRequest,
+    decision: str,
+) -> HttpResponse:
+    """The inadmissibility letter came back declined: confirm the
+    inadmissibility (a new letter) or send the request to examination."""
+    refusal = ""
+    if request.method == "POST":
+        if decision != "confirm_inadmissibility":
+            refusal = _("Choose one of the decisions below.")
+        else:
+            try:
+                services.confirm_inadmissibility(disclosure_request, actor=_user(request))
+            except services.ActionRefused as refusal_error:
+                refusal = refusal_error.message
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(reference)s: inadmissibility confirmed. A new inadmissibility "
+                        "letter awaits both signatures."
+                    )
+                    % {"reference": disclosure_request.reference},
+                )
+                return _done(request, disclosure_request)
+    return render(
+        request,
+        "requests_app/review.html",
+        {
+            "dr": current,
+            **_review_file(current),
+            "opinion": None,
+            "refusal": refusal,
+            "may_reopen": "reopen_examination"
+            in access.available_actions(current, _user(request)),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("reopen_examination", {"reopen_examination"})
+def reopen_examination(
+    request: HttpRequest, disclosure_request: DisclosureRequest
+) -> HttpResponse:
+    """Asks the DG to confirm, saying what happens, before the request found
+    inadmissible by mistake goes to examination."""
+    refusal = ""
+    if request.method == "POST":
+        try:
+            services.reopen_examination(disclosure_request, actor=_user(request))
+        except services.ActionRefused as refusal_error:
+            refusal = refusal_error.message
+        else:
+            messages.success(
+                request,
+                _("Request %(reference)s sent back to examination. It is waiting for a referent.")
+                % {"reference": disclosure_request.reference},
+            )
+            return _done(request, disclosure_request)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    letter = current.current_reply()
+    return render(
+        request,
+        "requests_app/review_reopen.html",
+        {
+            "dr": current,
+            "inadmissibility": _inadmissibility_labels(current),
+            "letter": letter,
+            "signatures": list(letter.signatures.all()) if letter is not None else [],
+            "refusal": refusal,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -828,6 +1183,9 @@ def sign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpRes
                 otp=form.cleaned_data["otp"],
                 session=request.session,
                 address=throttling.client_address(request),
+                # The letter the page showed; a page sent without it (an old
+                # tab) still signs, as the API does.
+                letter_seen=request.POST.get("letter_seen") or None,
             )
         except services.ActionRefused as refusal:
             _refused(request, refusal)
@@ -845,31 +1203,194 @@ def sign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpRes
                 },
             )
             return _done(request, disclosure_request)
+    return _sign_page(
+        request,
+        disclosure_request,
+        form=form,
+        decline_form=DeclineToSignForm(),
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _sign_page(
+    request: HttpRequest,
+    disclosure_request: DisclosureRequest,
+    *,
+    form: SignForm,
+    decline_form: DeclineToSignForm,
+    status: int,
+) -> HttpResponse:
+    """The letter as it will be signed (its pages drawn, its text), and what
+    the decision rests on: persons, items with their necessity and basis, the
+    flags and derogations of the opinion this letter follows (not of an
+    opinion sent back before it)."""
+    user = _user(request)
     current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    reply = current.reply
+    review = reply.decided_by_review
+    opinion_pk = review.opinion_id if review is not None else reply.decided_by_opinion_id
+    opinion_obj = next((o for o in current.opinions.all() if o.pk == opinion_pk), None)
+    capacities = reply.open_capacities_for(user)
+    pages = access.reply_page_count(user, current)
+    actions = access.available_actions(current, user)
     return render(
         request,
         "requests_app/sign.html",
         {
             "dr": current,
-            "reply": current.reply,
+            "reply": reply,
             "form": form,
+            "decline_form": decline_form,
             "has_webauthn": accounts_services.has_webauthn(user),
+            "letter_seen": services.letter_version(reply),
+            "pages": range(1, pages + 1),
+            "page_total": pages,
+            "capacity": Role(capacities[0]).label if capacities else "",
+            "acting": bool(capacities) and user.is_acting(capacities[0]),
+            "items": _items_with_necessity(reply, opinion_obj),
+            "flags": _opinion_flags(current, opinion_obj) if opinion_obj else [],
+            "override_opinions": [opinion_obj] if opinion_obj else [],
+            "override_reviews": [review] if review is not None else [],
+            "may_decline": "decline_to_sign" in actions,
+            "may_set_paragraph": "set_letter_paragraph" in actions,
         },
+        status=status,
+    )
+
+
+def _superseded_letters(disclosure_request: DisclosureRequest) -> list[Reply]:
+    """Letters declined at signature or withdrawn, oldest first: the history
+    keeps them with their declines and the signatures they voided."""
+    return [
+        r
+        for r in disclosure_request.replies.all()
+        if r.superseded_at is not None and r.kind != ReplyKind.ACKNOWLEDGEMENT
+    ]
+
+
+def _items_with_necessity(reply: Reply, opinion_obj: Opinion | None) -> list[dict[str, Any]]:
+    """The letter's items, each with the necessity the opinion gave for it. An
+    item the DG amended keeps its description, category and basis, which find
+    its proposal; an item no proposal matches shows none."""
+
+    def key(description: str, category: str, basis_id: int) -> tuple[str, str, int]:
+        return " ".join(description.split()), category, basis_id
+
+    proposed = list(opinion_obj.items.all()) if opinion_obj else []
+    by_key = {key(i.description, i.data_category, i.legal_basis_id): i.necessity for i in proposed}
+    by_description = {" ".join(i.description.split()): i.necessity for i in proposed}
+    return [
+        {
+            "item": item,
+            "necessity": by_key.get(key(item.description, item.data_category, item.legal_basis_id))
+            or by_description.get(" ".join(item.description.split()), ""),
+        }
+        for item in reply.items.select_related("legal_basis")
+    ]
+
+
+@login_required
+@require_POST
+@step_view("decline_to_sign", {"decline_to_sign"})
+def decline_to_sign(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    user = _user(request)
+    decline_form = DeclineToSignForm(request.POST)
+    if decline_form.is_valid():
+        try:
+            services.decline_to_sign(
+                disclosure_request, actor=user, remarks=decline_form.cleaned_data["remarks"]
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+            if refusal.http_status != 400:
+                return _forbidden(request, disclosure_request)
+        else:
+            messages.success(
+                request,
+                _(
+                    "You declined to sign the letter of %(reference)s: the request is back "
+                    "with the Director general for review."
+                )
+                % {"reference": disclosure_request.reference},
+            )
+            return _done(request, disclosure_request)
+    return _sign_page(
+        request, disclosure_request, form=SignForm(), decline_form=decline_form, status=400
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("set_letter_paragraph", {"set_letter_paragraph"})
+def letter_paragraph(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    user = _user(request)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    reply = current.reply
+    form = LetterParagraphForm(
+        request.POST or None,
+        initial={"paragraph": reply.dg_paragraph},
+        max_length=services.LETTER_PARAGRAPH_MAX,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.set_letter_paragraph(
+                disclosure_request, actor=user, paragraph=form.cleaned_data["paragraph"]
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(
+                request,
+                (
+                    _("Paragraph added to the letter of %(reference)s; the letter was redrawn.")
+                    if changed.dg_paragraph
+                    else _("The letter of %(reference)s no longer has an added paragraph.")
+                )
+                % {"reference": disclosure_request.reference},
+            )
+            return _done(request, disclosure_request)
+    return render(
+        request,
+        "requests_app/letter_paragraph.html",
+        {"dr": current, "reply": reply, "form": form},
         status=400 if request.method == "POST" else 200,
     )
+
+
+@login_required
+@require_GET
+def reply_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """One page of the current letter as an image (the signature page shows them)."""
+    return access.reply_page_response(_user(request), _load(request, pk, "reply_page"), number)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 @step_view("record_dispatch", {"record_dispatch"}, content=False)
 def dispatch(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
-    user = _user(request)
+    return _dispatch_page(
+        request,
+        disclosure_request,
+        services.record_dispatch,
+        "requests_app/dispatch.html",
+        _("Dispatch of reply %(reference)s recorded."),
+    )
+
+
+def _dispatch_page(
+    request: HttpRequest,
+    disclosure_request: DisclosureRequest,
+    service: Callable[..., object],
+    template: str,
+    done: str,
+) -> HttpResponse:
+    """The dispatch form of a letter: the reply's or the acknowledgement's."""
     form = DispatchForm(request.POST or None, initial={"dispatched_on": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         try:
-            services.record_dispatch(
+            service(
                 disclosure_request,
-                actor=user,
+                actor=_user(request),
                 dispatched_on=form.cleaned_data["dispatched_on"],
                 channel=form.cleaned_data["channel"],
                 registered_mail_number=form.cleaned_data.get("registered_mail_number", ""),
@@ -877,17 +1398,150 @@ def dispatch(request: HttpRequest, disclosure_request: DisclosureRequest) -> Htt
         except services.ActionRefused as refusal:
             _refused(request, refusal)
         else:
-            messages.success(
-                request,
-                _("Dispatch of reply %(reference)s recorded.")
-                % {"reference": disclosure_request.reference},
-            )
+            messages.success(request, done % {"reference": disclosure_request.reference})
             return _done(request, disclosure_request)
     return render(
         request,
-        "requests_app/dispatch.html",
+        template,
         {"dr": disclosure_request, "form": form},
         status=400 if request.method == "POST" else 200,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The acknowledgement of receipt
+
+
+def _acknowledgement_context(user: User, disclosure_request: DisclosureRequest) -> dict[str, Any]:
+    """The acknowledgement's section of the request page: its progress for
+    whoever sees the request, its PDF by the reply's rule."""
+    acknowledgement = disclosure_request.acknowledgement()
+    document = getattr(acknowledgement, "document", None) if acknowledgement else None
+    return {
+        "acknowledgement": acknowledgement,
+        "acknowledgement_pdf": document is not None
+        and access.may_download_acknowledgement(user, disclosure_request),
+    }
+
+
+def _acknowledgement_message(request: HttpRequest, disclosure_request: DisclosureRequest) -> None:
+    """After registration: say whether the acknowledgement asked for was prepared."""
+    if not (
+        disclosure_request.is_written_and_admissible()
+        and queries.acknowledges_receipt(disclosure_request.requester_kind)
+    ):
+        return
+    if disclosure_request.acknowledgement() is not None:
+        messages.info(
+            request,
+            _(
+                "An acknowledgement of receipt was prepared: it awaits the signatures of "
+                "the President and the DG."
+            ),
+        )
+    else:
+        messages.warning(
+            request,
+            _(
+                "The acknowledgement of receipt could not be produced. Prepare it from this "
+                "page later; if the problem persists, notify the administrator."
+            ),
+        )
+
+
+@login_required
+@require_POST
+def acknowledgement_prepare(request: HttpRequest, pk: int) -> HttpResponse:
+    return _one_click_step(
+        request,
+        pk,
+        "prepare_acknowledgement",
+        services.prepare_acknowledgement,
+        _(
+            "Acknowledgement of receipt of request %(reference)s prepared: it awaits the "
+            "signatures of the President and the DG."
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("sign_acknowledgement", {"sign_acknowledgement"})
+def acknowledgement_sign(
+    request: HttpRequest, disclosure_request: DisclosureRequest
+) -> HttpResponse:
+    user = _user(request)
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            signature = services.sign_acknowledgement(
+                disclosure_request,
+                actor=user,
+                otp=form.cleaned_data["otp"],
+                session=request.session,
+                address=throttling.client_address(request),
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+        else:
+            messages.success(
+                request,
+                (
+                    _("Acknowledgement of receipt %(reference)s signed (%(capacity)s, acting).")
+                    if signature.is_acting
+                    else _("Acknowledgement of receipt %(reference)s signed (%(capacity)s).")
+                )
+                % {
+                    "reference": disclosure_request.reference,
+                    "capacity": signature.get_capacity_display(),
+                },
+            )
+            return _done(request, disclosure_request)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    pages = access.acknowledgement_page_count(user, current)
+    return render(
+        request,
+        "requests_app/acknowledgement_sign.html",
+        {
+            "dr": current,
+            "form": form,
+            "has_webauthn": accounts_services.has_webauthn(user),
+            "pages": range(1, pages + 1),
+            **_acknowledgement_context(user, current),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("record_acknowledgement_dispatch", {"record_acknowledgement_dispatch"}, content=False)
+def acknowledgement_dispatch(
+    request: HttpRequest, disclosure_request: DisclosureRequest
+) -> HttpResponse:
+    return _dispatch_page(
+        request,
+        disclosure_request,
+        services.record_acknowledgement_dispatch,
+        "requests_app/acknowledgement_dispatch.html",
+        _("Dispatch of the acknowledgement of receipt %(reference)s recorded."),
+    )
+
+
+@login_required
+@require_GET
+def acknowledgement_pdf(request: HttpRequest, pk: int) -> FileResponse:
+    return access.acknowledgement_pdf_response(
+        _user(request), _load(request, pk, "acknowledgement_pdf")
+    )
+
+
+@login_required
+@require_GET
+def acknowledgement_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """One page of the acknowledgement as an image (its signature page shows them)."""
+    return access.acknowledgement_page_response(
+        _user(request), _load(request, pk, "acknowledgement_page"), number
     )
 
 
@@ -911,21 +1565,193 @@ def _one_click_step(
     return _done(request, disclosure_request)
 
 
+# Closing and withdrawing end the procedure for good: a page says what will
+# happen and asks for confirmation (GET), the confirmation does it (POST).
+
+
 @login_required
-@require_POST
-def close(request: HttpRequest, pk: int) -> HttpResponse:
-    return _one_click_step(
-        request, pk, "close", services.close, _("Request %(reference)s closed.")
+@require_http_methods(["GET", "POST"])
+@step_view("close", {"close"}, content=False)
+def close(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    status = 200
+    if request.method == "POST":
+        try:
+            services.close(disclosure_request, actor=_user(request))
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+            status = refusal.http_status
+        else:
+            messages.success(
+                request,
+                _("Request %(reference)s closed.") % {"reference": disclosure_request.reference},
+            )
+            return _done(request, disclosure_request)
+    return render(request, "requests_app/close.html", {"dr": disclosure_request}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("withdraw", {"withdraw"}, content=False)
+def withdraw(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    posted = request.method == "POST"
+    form = WithdrawForm(request.POST if posted else None, reasons=services.WITHDRAWAL_REASONS)
+    status = 400 if posted else 200
+    if posted and form.is_valid():
+        try:
+            services.withdraw(
+                disclosure_request, actor=_user(request), reason=form.cleaned_data["reason"]
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+            status = refusal.http_status
+        else:
+            messages.success(
+                request,
+                _("Withdrawal of request %(reference)s recorded.")
+                % {"reference": disclosure_request.reference},
+            )
+            return _done(request, disclosure_request)
+    return render(
+        request,
+        "requests_app/withdraw.html",
+        {"dr": disclosure_request, "form": form},
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Second thoughts on the registration
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("correct_registration", {"correct_registration"}, content=False)
+def correct(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    """Correct the registration data, the form prefilled as they stand.
+
+    The secretariat, which may correct until a referent is assigned, sees
+    here what it typed at intake and nothing more: not the scan (it may only
+    replace it), not the opinions, not the history of previous values.
+    """
+    user = _user(request)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    posted = request.method == "POST"
+    if posted:
+        form = CorrectionForm(request.POST, request.FILES)
+        persons = PersonFormSet(request.POST, prefix="persons")
+    else:
+        # The prefilled form shows the request's content: a read worth an event.
+        access.record_access(current, actor=user, what="correction_form")
+        form = CorrectionForm(initial=correction_initial(current))
+        persons = PersonFormSet(prefix="persons", initial=persons_initial(current))
+    if posted and "preview" in request.POST:
+        # The check may come before the reason is written.
+        form.fields["reason"].required = False
+    valid = posted and form.is_valid() and persons.is_valid()
+    data = (
+        correction_data(form, [p.to_data() for p in persons if p.has_changed()]) if valid else None
+    )
+    context: dict[str, Any] = {
+        "dr": current,
+        "form": form,
+        "persons": persons,
+        "max_scan_bytes": settings.SCAN_MAX_BYTES,
+    }
+    if posted and "preview" in request.POST:
+        # What the correction would change and what intake would say of the
+        # corrected data, without saving anything.
+        if data is not None:
+            context.update(
+                checked=True,
+                changes=_field_labels(services.registration_changes(current, data)),
+                new_scan=data.scan is not None,
+                flags=services.intake_flags_for_data(data.as_intake(current.channel)),
+                decides_otherwise=services.decides_otherwise(current, data),
+            )
+        partial = request.headers.get("X-Huisclos-Check") == "1"
+        context["partial"] = partial
+        return render(
+            request,
+            "requests_app/_correction_check.html" if partial else "requests_app/correct.html",
+            context,
+            status=200 if valid else 400,
+        )
+    status = 400 if posted else 200
+    if data is not None:
+        try:
+            correction = services.correct_registration(
+                disclosure_request,
+                actor=user,
+                reason=form.cleaned_data["reason"],
+                changes=data,
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+            status = refusal.http_status
+        else:
+            messages.success(
+                request,
+                _("Registration data of request %(reference)s corrected: %(fields)s.")
+                % {
+                    "reference": disclosure_request.reference,
+                    "fields": ", ".join(_field_labels(correction.fields)),
+                },
+            )
+            if services.decides_otherwise(queries.detail_queryset().get(pk=current.pk)):
+                messages.warning(request, _admissibility_warning(current))
+            return _done(request, disclosure_request)
+    return render(request, "requests_app/correct.html", context, status=status)
+
+
+def _field_labels(names: Any) -> list[str]:
+    return [correction_field_label(name) for name in names]
+
+
+def _admissibility_warning(disclosure_request: DisclosureRequest) -> str:
+    if disclosure_request.inadmissibility_reasons:
+        return _(
+            "With the corrected data, the request now meets the conditions of intake, "
+            "although it was found inadmissible. Its state has not changed: the Director "
+            "general decides whether to reopen the examination."
+        )
+    return _(
+        "With the corrected data, the request would be inadmissible as it stands (see the "
+        "alerts). Its state has not changed: the Director general decides what follows."
     )
 
 
 @login_required
-@require_POST
-def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    return _one_click_step(
+@require_http_methods(["GET", "POST"])
+@step_view("annul", {"annul"}, content=False)
+def annul(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    """The DG annuls a registration error, after a page that says what follows."""
+    posted = request.method == "POST"
+    form = AnnulForm(request.POST if posted else None)
+    status = 400 if posted else 200
+    if posted and form.is_valid():
+        try:
+            services.annul(
+                disclosure_request, actor=_user(request), reason=form.cleaned_data["reason"]
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+            status = refusal.http_status
+        else:
+            messages.success(
+                request,
+                _("Request %(reference)s annulled as a registration error.")
+                % {"reference": disclosure_request.reference},
+            )
+            return _done(request, disclosure_request)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    return render(
         request,
-        pk,
-        "withdraw",
-        services.withdraw,
-        _("Withdrawal of request %(reference)s recorded."),
+        "requests_app/annul.html",
+        {
+            "dr": current,
+            "form": form,
+            "letter": current.current_reply(),
+            "acknowledgement": current.acknowledgement(),
+        },
+        status=status,
     )

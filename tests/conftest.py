@@ -550,7 +550,7 @@ class Flow:
 
     def withdrawn(self, **overrides) -> DisclosureRequest:
         dr = self.assigned(**overrides)
-        services.withdraw(dr, actor=self.p["secretariat"])
+        services.withdraw(dr, actor=self.p["secretariat"], reason="withdrawn_in_writing")
         return dr
 
     def closed_oral(self) -> DisclosureRequest:

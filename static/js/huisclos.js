@@ -50,4 +50,20 @@
       window.print();
     }
   });
+
+  // Search filters (the register, the audit log) fold away on a phone: open
+  // on a wide screen, closed on a narrow one unless they show an error.
+  // Without script they stay open.
+  var narrow = window.matchMedia("(max-width: 48rem)");
+  function foldFilters() {
+    document.querySelectorAll("details.filters-fold").forEach(function (details) {
+      if (!narrow.matches) {
+        details.open = true;
+      } else if (!details.querySelector(".errorlist, [role=alert]")) {
+        details.open = false;
+      }
+    });
+  }
+  foldFilters();
+  narrow.addEventListener("change", foldFilters);
 })();

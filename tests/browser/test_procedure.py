@@ -39,8 +39,13 @@ def register_letter(
     scan: Path | None,
     channel: str = "Courrier postal",
     cited_provision: str = "Art. 87 à 89 du Code d'instruction criminelle",
+    confirm: bool = False,
 ) -> str:
-    """Fill the intake form as the secretariat; returns the new reference."""
+    """Fill the intake form as the secretariat; returns the new reference.
+
+    `confirm`: the outcome (oral, inadmissible) is confirmed on the page that
+    follows (tests/browser/test_intake_confirmation.py).
+    """
     page = secretariat.page
     page.get_by_role("link", name="Enregistrer une demande").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Enregistrer une demande reçue")
@@ -66,6 +71,9 @@ def register_letter(
     field(person, "Numéro de registre national").fill("85.01.01-001.15")
     page.get_by_role("button", name="Enregistrer la demande").click()
     heading = page.get_by_role("heading", level=1)
+    if confirm:
+        expect(heading).to_have_text("Confirmer l'enregistrement")
+        page.get_by_role("button", name="Confirmer l'enregistrement").click()
     expect(heading).to_have_text(re.compile(r"^Demande \S+$"))
     return heading.inner_text().removeprefix("Demande ")
 
@@ -147,9 +155,11 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     page.get_by_role("link", name="Contrôler la légalité et décider").click()
     dg.axe("formulaire de contrôle de légalité")
     dg.screenshot("review")
-    expect(page.get_by_text("Adresse actuelle", exact=True)).to_be_visible()
-    page.get_by_role("radio", name="Approuver la proposition").check()
-    page.get_by_role("button", name="Enregistrer la décision").click()
+    expect(
+        page.locator("#review-opinion").get_by_text("Adresse actuelle", exact=True)
+    ).to_be_visible()
+    page.locator("summary", has_text="Approuver la proposition").click()
+    page.get_by_role("button", name="Approuver", exact=True).click()
     dg.expect_message("Proposition approuvée. La réponse attend les deux signatures.")
     dg.expect_state("Réponse à signer")
     page.get_by_role("link", name="Signer la réponse").click()
@@ -192,7 +202,8 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     dispatch_form.get_by_role("button", name="Enregistrer l'expédition").click()
     secretariat.expect_message(f"Expédition de la réponse {reference} enregistrée.")
     secretariat.expect_state("Réponse expédiée")
-    page.get_by_role("button", name="Clôturer la demande").click()
+    page.get_by_role("link", name="Clôturer la demande").click()
+    page.get_by_role("button", name="Confirmer la clôture").click()
     secretariat.expect_message(f"Demande {reference} clôturée.")
     secretariat.expect_state("Clôturée")
     expect(page.get_by_role("region", name="Actions possibles")).to_have_count(0)
@@ -201,7 +212,7 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
 def test_request_without_legal_provision_is_inadmissible(ui: Browsing, people, letter):
     secretariat = ui.as_(people["secretariat"])
 
-    reference = register_letter(secretariat, scan=letter, cited_provision="")
+    reference = register_letter(secretariat, scan=letter, cited_provision="", confirm=True)
 
     secretariat.expect_message(f"Demande {reference} enregistrée et déclarée irrecevable")
     secretariat.expect_message("attend les signatures du Président et du DG")
@@ -227,7 +238,9 @@ def test_request_without_legal_provision_is_inadmissible(ui: Browsing, people, l
 def test_oral_request_is_closed_at_once(ui: Browsing, people):
     secretariat = ui.as_(people["secretariat"])
 
-    reference = register_letter(secretariat, scan=None, channel="Oral (téléphone, guichet)")
+    reference = register_letter(
+        secretariat, scan=None, channel="Oral (téléphone, guichet)", confirm=True
+    )
 
     secretariat.expect_message(f"Demande orale {reference} enregistrée et clôturée")
     secretariat.expect_message("aucune information n'est jamais donnée oralement")
@@ -242,13 +255,13 @@ def test_dg_sends_the_opinion_back_and_the_referent_sees_the_remarks(ui: Browsin
     dg = ui.as_(people["dg"])
     page = dg.open_request("Contrôle de légalité", dr.reference)
     page.get_by_role("link", name="Contrôler la légalité et décider").click()
-    page.get_by_role("radio", name="Renvoyer l'avis au référent avec des remarques").check()
-    page.get_by_role("button", name="Enregistrer la décision").click()
+    page.locator("summary", has_text="Renvoyer l'avis au référent avec des remarques").click()
+    page.get_by_role("button", name="Renvoyer au référent").click()
     # Remarks are required to send back: the form says so and nothing changes.
     expect(page.get_by_text("Ces remarques sont obligatoires pour ce choix.")).to_be_visible()
     dg.axe("formulaire de contrôle avec une erreur")
-    field(page, "Remarques / motivation").fill(remarks)
-    page.get_by_role("button", name="Enregistrer la décision").click()
+    field(page, "Remarques pour le référent").fill(remarks)
+    page.get_by_role("button", name="Renvoyer au référent").click()
     dg.expect_message("Avis renvoyé au référent avec vos remarques.")
     dg.expect_state("Avis en préparation")
 
@@ -268,9 +281,9 @@ def test_refused_disclosure_gets_a_refusal_reply(ui: Browsing, people):
     dg = ui.as_(people["dg"])
     page = dg.open_request("Contrôle de légalité", dr.reference)
     page.get_by_role("link", name="Contrôler la légalité et décider").click()
-    page.get_by_role("radio", name="Refuser la communication").check()
-    field(page, "Remarques / motivation").fill("L'ordonnance ne vise pas cette personne.")
-    page.get_by_role("button", name="Enregistrer la décision").click()
+    page.locator("summary", has_text="Refuser la communication").click()
+    field(page, "Motifs du refus").fill("L'ordonnance ne vise pas cette personne.")
+    page.get_by_role("button", name="Refuser la communication", exact=True).click()
 
     dg.expect_message("Communication refusée. La lettre de refus attend les signatures.")
     dg.expect_state("Réponse à signer")

@@ -52,10 +52,32 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:opinion": ("awaiting_opinion", ["GET", "POST"], {"referent"}),
     "requests_app:opinion_flags": ("awaiting_opinion", ["POST"], {"referent"}),
     "requests_app:review": ("awaiting_review", ["GET", "POST"], {"dg"}),
+    # Only for an inadmissible request, which no state here builds: its access and
+    # audit rules are tested in tests/requests_app/test_review_page.py.
+    "requests_app:reopen_examination": (None, [], set()),
     "requests_app:sign": ("awaiting_signatures", ["GET", "POST"], {"president", "dg"}),
+    "requests_app:decline_to_sign": ("awaiting_signatures", ["POST"], {"president", "dg"}),
+    "requests_app:letter_paragraph": ("awaiting_signatures", ["GET", "POST"], {"dg"}),
+    # The letter's pages as images: the reply's rule (the secretariat once signed).
+    "requests_app:reply_page": ("awaiting_signatures", ["GET"], CONTENT),
     "requests_app:dispatch": ("signed", ["GET", "POST"], {"secretariat"}),
-    "requests_app:close": ("dispatched", ["POST"], {"secretariat"}),
-    "requests_app:withdraw": ("awaiting_opinion", ["POST"], {"secretariat", "president", "dg"}),
+    # GET: the confirmation page; POST: the step itself.
+    "requests_app:close": ("dispatched", ["GET", "POST"], {"secretariat"}),
+    "requests_app:withdraw": (
+        "awaiting_opinion",
+        ["GET", "POST"],
+        {"secretariat", "president", "dg"},
+    ),
+    "requests_app:correct": ("awaiting_assignment", ["GET", "POST"], {"secretariat", "dg"}),
+    "requests_app:annul": ("awaiting_opinion", ["GET", "POST"], {"dg"}),
+    # The acknowledgement of receipt exists only when the administrator asks
+    # for it, which no state here builds: its routes' access and audit rules
+    # are tested in tests/requests_app/test_acknowledgement.py.
+    "requests_app:acknowledgement_prepare": (None, [], set()),
+    "requests_app:acknowledgement_sign": (None, [], set()),
+    "requests_app:acknowledgement_dispatch": (None, [], set()),
+    "requests_app:acknowledgement_pdf": (None, [], set()),
+    "requests_app:acknowledgement_page": (None, [], set()),
     "api:my-tasks": (None, ["GET"], REGISTER),
     "api:request-list": (None, ["GET"], REGISTER),
     "api:request-detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
@@ -67,9 +89,12 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "api:request-refuse": ("awaiting_review", ["POST"], {"dg"}),
     "api:request-return": ("awaiting_review", ["POST"], {"dg"}),
     "api:request-sign": ("awaiting_signatures", ["POST"], {"president", "dg"}),
+    "api:request-decline": ("awaiting_signatures", ["POST"], {"president", "dg"}),
     "api:request-dispatch": ("signed", ["POST"], {"secretariat"}),
     "api:request-close": ("dispatched", ["POST"], {"secretariat"}),
     "api:request-withdraw": ("awaiting_opinion", ["POST"], {"secretariat", "president", "dg"}),
+    "api:request-correct": ("awaiting_assignment", ["POST"], {"secretariat", "dg"}),
+    "api:request-annul": ("awaiting_opinion", ["POST"], {"dg"}),
     "api:legal-basis-list": (None, ["GET"], STAFF),
     "api:legal-basis-detail": (None, ["GET"], STAFF),
     "api-schema": (None, ["GET"], STAFF | {"outsider"}),
@@ -84,10 +109,15 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     # Every signed-in account manages its own API tokens (tests/security/test_tokens.py).
     "accounts:api_tokens": (None, ["GET"], STAFF | {"outsider"}),
     "accounts:revoke_api_token": (None, [], set()),
+    # Acting designations: the Président and the DG (tests/accounts/test_designations.py).
+    "accounts:designations": (None, ["GET"], {"president", "dg"}),
+    "accounts:designate": (None, ["GET", "POST"], {"president", "dg"}),
+    "accounts:end_designation": (None, [], set()),
     # Public by nature; tested elsewhere.
     "api:token-issue": (None, [], set()),
     "login": (None, [], set()),
     "logout": (None, [], set()),
+    "favicon": (None, [], set()),
     # The second factor's own pages (tests/security/test_second_factor.py).
     "accounts:second_factor": (None, [], set()),
     "accounts:enrol": (None, [], set()),
@@ -122,6 +152,8 @@ def _url(name: str, dr) -> str:
         return str(reverse(name, args=["jsonl"]))
     if dr is None:
         return str(reverse(name))
+    if name == "requests_app:reply_page":
+        return str(reverse(name, args=[dr.pk, 1]))
     return str(reverse(name, args=[dr.pk]))
 
 
@@ -211,7 +243,7 @@ def test_another_referents_request_is_hidden(name, flow, personas, client):
         client.force_login(personas["other_referent"])
 
     for method in methods:
-        response = _call(client, method, reverse(name, args=[dr.pk]), api)
+        response = _call(client, method, _url(name, dr), api)
 
         assert response.status_code == 404
         assert all(c not in _body(response) for c in CANARIES)

@@ -22,7 +22,7 @@ from tests.conftest import (
     checklist_post,
     fresh_otp,
 )
-from tests.requests_app.test_access import ROUTES, iter_patterns
+from tests.requests_app.test_access import ROUTES, _url, iter_patterns
 
 CANARIES = [
     CANARY_NAME,
@@ -68,12 +68,18 @@ ACTING_ROLE = {
         },
     ),
     "requests_app:sign": ("dg", {"otp": "__otp__"}),
+    "requests_app:decline_to_sign": ("president", {"remarks": "La lettre doit être revue."}),
+    "requests_app:letter_paragraph": ("dg", {"paragraph": "Adressez-vous au juge compétent."}),
+    "requests_app:reply_page": ("referent", None),
     "requests_app:dispatch": (
         "secretariat",
         {"dispatched_on": "2026-11-03", "channel": "post", "registered_mail_number": ""},
     ),
     "requests_app:close": ("secretariat", {}),
-    "requests_app:withdraw": ("secretariat", {}),
+    "requests_app:withdraw": ("secretariat", {"reason": "withdrawn_in_writing"}),
+    # Opening the prefilled correction form is an audited read.
+    "requests_app:correct": ("secretariat", None),
+    "requests_app:annul": ("dg", {"reason": "Lettre enregistrée deux fois"}),
     "api:request-detail": ("president", None),
     "api:request-scan": ("referent", None),
     "api:request-reply-pdf": ("president", None),
@@ -91,12 +97,15 @@ ACTING_ROLE = {
     "api:request-refuse": ("dg", {"remarks": "Non"}),
     "api:request-return": ("dg", {"remarks": "À revoir"}),
     "api:request-sign": ("dg", {"otp": "__otp__"}),
+    "api:request-decline": ("president", {"remarks": "Non"}),
     "api:request-dispatch": (
         "secretariat",
         {"dispatched_on": "2026-11-03", "channel": "post", "registered_mail_number": ""},
     ),
     "api:request-close": ("secretariat", {}),
-    "api:request-withdraw": ("secretariat", {}),
+    "api:request-withdraw": ("secretariat", {"reason": "withdrawn_in_writing"}),
+    "api:request-correct": ("secretariat", {"requester_name": "Juge Y", "reason": "Faute"}),
+    "api:request-annul": ("dg", {"reason": "Lettre enregistrée deux fois"}),
 }
 SILENT_WHEN_ALLOWED = {"requests_app:opinion_flags"}
 
@@ -155,7 +164,7 @@ def test_route_emits_its_event_when_used(name, flow, personas):
     client = _client(name, personas[role])
     last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
-    response = _call(name, client, reverse(name, args=[dr.pk]), _payload(payload, personas))
+    response = _call(name, client, _url(name, dr), _payload(payload, personas))
 
     assert response.status_code in (200, 302), getattr(response, "content", b"")[:300]
     new = list(AuditEvent.objects.filter(seq__gt=last, object_id=str(dr.pk)))
@@ -176,7 +185,7 @@ def test_route_emits_a_refused_event_for_an_outsider(name, flow, personas):
     client = _client(name, personas["other_referent"])
     last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
-    response = _call(name, client, reverse(name, args=[dr.pk]), _payload(payload, personas))
+    response = _call(name, client, _url(name, dr), _payload(payload, personas))
 
     assert response.status_code in (403, 404)
     new = list(AuditEvent.objects.filter(seq__gt=last))

@@ -60,7 +60,7 @@ def attempt(action: str, dr: DisclosureRequest, actor, personas):
     if action == "close":
         return services.close(dr, actor=actor)
     if action == "withdraw":
-        return services.withdraw(dr, actor=actor)
+        return services.withdraw(dr, actor=actor, reason="withdrawn_in_writing")
     raise AssertionError(action)
 
 
@@ -308,7 +308,7 @@ def test_withdrawal_is_possible_before_dispatch_only(flow, personas):
     dr = flow.dispatched()
 
     with pytest.raises(services.ActionRefused):
-        services.withdraw(dr, actor=personas["secretariat"])
+        services.withdraw(dr, actor=personas["secretariat"], reason="withdrawn_in_writing")
 
     assert reread(dr).state == State.DISPATCHED
 

@@ -215,20 +215,24 @@ def test_users_and_role_groups_are_not_deleted_from_the_admin(admin_client):
     assert Group.objects.filter(pk=role.pk).exists()
 
 
-def test_an_acting_designation_deleted_in_the_admin_enters_the_chain(admin_client, root):
+def test_acting_designations_are_only_looked_at_in_the_admin(admin_client, root):
+    # Made and ended in the app, through the audited services; never deleted.
     user = make_user("acting")
     designation = ActingDesignation.objects.create(
         user=user, role=Role.PRESIDENT, starts_on="2026-01-01", ends_on="2026-12-31"
     )
+    base = f"/admin/accounts/actingdesignation/{designation.pk}"
 
-    response = admin_client.post(
-        f"/admin/accounts/actingdesignation/{designation.pk}/delete/", {"post": "yes"}
-    )
+    deleted = admin_client.post(f"{base}/delete/", {"post": "yes"})
+    changed = admin_client.post(f"{base}/change/", {"ends_on": "2026-01-02"})
+    added = admin_client.get("/admin/accounts/actingdesignation/add/")
 
-    assert response.status_code == 302
-    event = last_event(object_type="acting_designation")
-    assert event.action == "admin_delete"
-    assert event.object_id == str(designation.pk)
+    assert deleted.status_code == 403
+    assert changed.status_code == 403
+    assert added.status_code == 403
+    designation.refresh_from_db()
+    assert str(designation.ends_on) == "2026-12-31"
+    assert not AuditEvent.objects.filter(object_type="acting_designation").exists()
 
 
 def test_tokens_in_the_admin_are_read_only_and_never_shown(admin_client, root):

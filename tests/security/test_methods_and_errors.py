@@ -37,6 +37,7 @@ GET_ONLY = {
     "requests_app:summary",
     "requests_app:scan",
     "requests_app:reply_pdf",
+    "requests_app:reply_page",
     "legal_basis:list",
     "legal_basis:detail",
     "audit:timeline",
@@ -47,6 +48,7 @@ GET_ONLY = {
     "accounts:second_factor",
     "accounts:totp_qr",
     "accounts:recovery_codes",
+    "accounts:designations",
     "api:my-tasks",
     "api:request-detail",
     "api:request-scan",
@@ -101,6 +103,7 @@ def concrete_urls(flow) -> list[tuple[str, str]]:
         "code": basis.code,
         "version": str(basis.version),
         "fmt": "jsonl",
+        "number": "1",
     }
     urls = []
     for route, name in url_patterns():

@@ -100,6 +100,9 @@ class Command(BaseCommand):
             defaults={
                 "starts_on": today - timedelta(days=7),
                 "ends_on": today + timedelta(days=60),
+                "council_decision_on": today - timedelta(days=10),
+                "council_decision_reference": "CAS/2026/118",
+                "designated_by": users["president"],
             },
         )
         # Offline test certificates for the demo signatories (Président, DG,
