@@ -289,6 +289,9 @@ def test_the_intake_form_takes_the_new_fields_and_persons_freely(ui: Browsing, p
     secretariat.axe("formulaire d'enregistrement, deux personnes")
     shoot(secretariat, "intake-form-filled")
     page.get_by_role("button", name="Enregistrer la demande").click()
+    # An oral request is closed at once: the outcome is confirmed first.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirmer l'enregistrement")
+    page.get_by_role("button", name="Confirmer l'enregistrement").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Demande \S+$"))
 
     def stored():
