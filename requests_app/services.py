@@ -1708,6 +1708,9 @@ def correct_registration(
             if "scan" in previous:
                 details["scan_sha256"] = scan_sha256
                 details["previous_scan_sha256"] = previous["scan"]["sha256"]
+            redrawn = _redraw_acknowledgement(current)
+            if redrawn is not None:
+                details["acknowledgement_pdf_sha256"] = redrawn
             log.append(
                 actor_id=actor.pk,
                 action="correct_registration",
@@ -1716,6 +1719,25 @@ def correct_registration(
                 details=details,
             )
     return correction
+
+
+def _redraw_acknowledgement(disclosure_request: DisclosureRequest) -> str | None:
+    """An acknowledgement nobody has signed yet is written again from the
+    corrected data; return its new file's hash. A signed one stays as signed:
+    a signature covers the text it signed."""
+    acknowledgement = disclosure_request.acknowledgement()
+    if acknowledgement is None or acknowledgement.signatures.exists():
+        return None
+    law_day = disclosure_request.received_on
+    try:
+        acknowledgement.body = letters.compose_reply_body(
+            disclosure_request, ReplyKind.ACKNOWLEDGEMENT, [], [], decided_on=law_day
+        )
+        acknowledgement.decided_on = law_day
+        acknowledgement.save(update_fields=["body", "decided_on"])
+        return letters.rerender_reply_document(acknowledgement).sha256
+    except letters.LetterUnavailable as error:
+        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
 
 
 def annul(disclosure_request: DisclosureRequest, *, actor: User, reason: str) -> DisclosureRequest:
