@@ -113,6 +113,16 @@ def _recording_refusals(
         ) from None
 
 
+@contextmanager
+def _producing_letters() -> Iterator[None]:
+    """A letter that cannot be composed, rendered or signed refuses the step
+    (503, the letter unavailable): the transaction around it records nothing."""
+    try:
+        yield
+    except letters.LetterUnavailable as error:
+        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
+
+
 def _fresh(disclosure_request: DisclosureRequest) -> DisclosureRequest:
     return DisclosureRequest.objects.get(pk=disclosure_request.pk)
 
@@ -921,12 +931,10 @@ def _create_reply(
 ) -> Reply:
     # The law the letter states is the law in force on the day of the decision.
     decided_on = timezone.localdate()
-    try:
+    with _producing_letters():
         body = letters.compose_reply_body(
             disclosure_request, kind, legal_bases, items, decided_on=decided_on
         )
-    except letters.LetterUnavailable as error:
-        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
     reply = Reply.objects.create(
         request=disclosure_request,
         kind=kind,
@@ -949,10 +957,8 @@ def _create_reply(
     # Rendered in the decision's transaction, before its audit event: a letter
     # that cannot be produced must not leave a decision without its letter,
     # and the chain head is not locked while it renders.
-    try:
+    with _producing_letters():
         letters.create_reply_document(reply)
-    except letters.LetterUnavailable as error:
-        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
     return reply
 
 
@@ -1041,10 +1047,8 @@ def sign_reply(
             )
             # The PAdES signature goes in the same transaction: if it fails,
             # the signature is not recorded.
-            try:
+            with _producing_letters():
                 document = letters.sign_reply_document(signature)
-            except letters.LetterUnavailable as error:
-                raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
             log.append_many(
                 [
                     signed,
@@ -1086,7 +1090,7 @@ def _create_acknowledgement(
     audit event for the caller to append last."""
     # The law it states is the law in force on the day the request was received.
     law_day = disclosure_request.received_on
-    try:
+    with _producing_letters():
         body = letters.compose_reply_body(
             disclosure_request, ReplyKind.ACKNOWLEDGEMENT, [], [], decided_on=law_day
         )
@@ -1097,8 +1101,6 @@ def _create_acknowledgement(
             decided_on=law_day,
         )
         document = letters.create_reply_document(reply)
-    except letters.LetterUnavailable as error:
-        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
     return {
         "actor_id": actor.pk,
         "action": "prepare_acknowledgement",
@@ -1192,10 +1194,8 @@ def sign_acknowledgement(
                 reply=acknowledgement, signer=actor, capacity=capacity, is_acting=is_acting
             )
             # As for the reply: if the PAdES signature fails, nothing is recorded.
-            try:
+            with _producing_letters():
                 document = letters.sign_reply_document(signature)
-            except letters.LetterUnavailable as error:
-                raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
             log.append(
                 actor_id=actor.pk,
                 action="sign_letter",
@@ -1217,6 +1217,19 @@ def sign_acknowledgement(
     return signature
 
 
+def _check_dispatch(dispatched_on: date, channel: str, registered_mail_number: str) -> None:
+    """How a letter left: the reply's dispatch and the acknowledgement's."""
+    problems = []
+    if dispatched_on > timezone.localdate():
+        problems.append(gettext("The dispatch date cannot be in the future."))
+    if channel not in DispatchChannel.values:
+        problems.append(gettext("Choose the means of dispatch."))
+    if channel == DispatchChannel.REGISTERED_POST and not registered_mail_number.strip():
+        problems.append(gettext("Give the registered mail number."))
+    if problems:
+        raise ActionRefused(" ".join(problems), cause="invalid_dispatch", http_status=400)
+
+
 def record_acknowledgement_dispatch(
     disclosure_request: DisclosureRequest,
     *,
@@ -1227,15 +1240,7 @@ def record_acknowledgement_dispatch(
 ) -> Reply:
     """The secretariat records how and when the signed acknowledgement left."""
     with _recording_refusals(actor, "record_acknowledgement_dispatch", disclosure_request):
-        problems = []
-        if dispatched_on > timezone.localdate():
-            problems.append(gettext("The dispatch date cannot be in the future."))
-        if channel not in DispatchChannel.values:
-            problems.append(gettext("Choose the means of dispatch."))
-        if channel == DispatchChannel.REGISTERED_POST and not registered_mail_number.strip():
-            problems.append(gettext("Give the registered mail number."))
-        if problems:
-            raise ActionRefused(" ".join(problems), cause="invalid_dispatch", http_status=400)
+        _check_dispatch(dispatched_on, channel, registered_mail_number)
         if not actor.has_role(Role.SECRETARIAT):
             raise NotAllowed()
         with transaction.atomic():
@@ -1382,10 +1387,8 @@ def set_letter_paragraph(
             reply = current.reply
             reply.dg_paragraph = text
             reply.save(update_fields=["dg_paragraph"])
-            try:
+            with _producing_letters():
                 document = letters.rerender_reply_document(reply)
-            except letters.LetterUnavailable as error:
-                raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
             log.append(
                 actor_id=actor.pk,
                 action="set_letter_paragraph",
@@ -1415,18 +1418,7 @@ def record_dispatch(
     registered_mail_number: str = "",
 ) -> DisclosureRequest:
     with _recording_refusals(actor, "record_dispatch", disclosure_request):
-        if dispatched_on > timezone.localdate():
-            raise ActionRefused(
-                gettext("The dispatch date cannot be in the future."),
-                cause="invalid_dispatch",
-                http_status=400,
-            )
-        if channel == "registered_post" and not registered_mail_number.strip():
-            raise ActionRefused(
-                gettext("Give the registered mail number."),
-                cause="invalid_dispatch",
-                http_status=400,
-            )
+        _check_dispatch(dispatched_on, channel, registered_mail_number)
         with transaction.atomic():
             _run(
                 disclosure_request,
@@ -1729,15 +1721,13 @@ def _redraw_acknowledgement(disclosure_request: DisclosureRequest) -> str | None
     if acknowledgement is None or acknowledgement.signatures.exists():
         return None
     law_day = disclosure_request.received_on
-    try:
+    with _producing_letters():
         acknowledgement.body = letters.compose_reply_body(
             disclosure_request, ReplyKind.ACKNOWLEDGEMENT, [], [], decided_on=law_day
         )
         acknowledgement.decided_on = law_day
         acknowledgement.save(update_fields=["body", "decided_on"])
         return letters.rerender_reply_document(acknowledgement).sha256
-    except letters.LetterUnavailable as error:
-        raise ActionRefused(error.message, cause=error.cause, http_status=503) from error
 
 
 def annul(disclosure_request: DisclosureRequest, *, actor: User, reason: str) -> DisclosureRequest:
