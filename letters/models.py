@@ -222,3 +222,78 @@ class ReplyDocument(models.Model):
         with private_storage.open(self.file.name, "rb") as handle:
             data: bytes = handle.read()
         return data
+
+
+class DocumentValidation(models.Model):
+    """One validation of a stored letter's signatures, kept with the hash of
+    the bytes it validated.
+
+    Validating both PAdES signatures costs tens of milliseconds: the request
+    page shows the latest record for the file as it is now instead of
+    validating on every view. A record is written when a signature stores
+    the file (`written`), when someone asks for it on the request page
+    (`on_demand`, audited) and by the nightly `verify_letters`; a nightly
+    result identical to the latest nightly record of the same file only
+    moves its `confirmed_at` (one row a night per letter would grow the
+    table by the number of letters every day). `report` holds what `signing.validate` found, per
+    signature: the certificate's subject (the signer as the page already
+    shows it), its fingerprint and the flags; nothing of the letter's text.
+    """
+
+    class Trigger(models.TextChoices):
+        WRITTEN = "written", _("when the letter was signed")
+        ON_DEMAND = "on_demand", _("on request")
+        NIGHTLY = "nightly", _("by the nightly verification")
+
+    # Indexed by `letters_validation_latest` below, which starts with it.
+    document = models.ForeignKey(
+        ReplyDocument, models.PROTECT, related_name="validations", db_index=False
+    )
+    # The SHA-256 of the bytes validated; the page trusts the record only
+    # while the stored file and `document.sha256` still hash to it.
+    sha256 = models.CharField(max_length=64)
+    revision = models.PositiveSmallIntegerField()
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    validated_at = models.DateTimeField(default=timezone.now)
+    # The last validation that found exactly this (nightly runs).
+    confirmed_at = models.DateTimeField(default=timezone.now)
+    # The file matched `document.sha256`, every signature in it is intact,
+    # valid and trusted, nothing was added after the last one, and the file
+    # holds exactly the signatures the database records for the letter.
+    ok = models.BooleanField()
+    # Both signature fields are signed.
+    complete = models.BooleanField()
+    report = models.JSONField()
+
+    if TYPE_CHECKING:
+        document_id: int
+
+    class Meta:
+        verbose_name = _("check of a signed letter")
+        verbose_name_plural = _("checks of signed letters")
+        indexes = [
+            # The page's read: the latest record of a document for a hash.
+            models.Index(fields=["document", "sha256", "-id"], name="letters_validation_latest")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"),
+                name="letters_validation_sha256_hex",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(trigger__in=["written", "on_demand", "nightly"]),
+                name="letters_validation_trigger_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confirmed_at__gte=models.F("validated_at")),
+                name="letters_validation_confirmed_after",
+            ),
+            # Both fields signed is only claimed of a file that checks out.
+            models.CheckConstraint(
+                condition=models.Q(complete=False) | models.Q(ok=True),
+                name="letters_validation_complete_is_ok",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} {self.trigger} {self.validated_at:%Y-%m-%d %H:%M}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import resource
 import select
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import weasyprint
@@ -39,17 +41,20 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from weasyprint.document import DocumentMetadata
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from accounts.models import Role, User
-from requests_app.models import DisclosureRequest, Reply, ReplyKind, Signature
+from requests_app.models import DisclosureRequest, Reply, ReplyItem, ReplyKind, Signature
 
-from . import citations
+from . import citations, stamps
 from .composition import compose_reply_body, subject_phrase
 from .dates import french_date as french_date
 from .errors import LetterUnavailable
 from .models import Letterhead
 from .protocol import protocol_of
+
+logger = logging.getLogger(__name__)
 
 PDF_VARIANT = "pdf/a-2b"
 ASSET_PREFIX = "huisclos:static/"
@@ -149,10 +154,20 @@ class LetterRenderingError(Exception):
 
 
 def _render_in_process(
-    html: str, reference: str, fetcher: LetterFetcher, pdf_variant: str | None
+    html: str,
+    reference: str,
+    fetcher: LetterFetcher,
+    pdf_variant: str | None,
+    *,
+    image_cache: dict[str, Any] | None = None,
 ) -> bytes:
     try:
-        document = weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).render()
+        document = weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None).render(
+            font_config=_font_config,
+            # By default a copy: what a rendering adds (the letterhead's
+            # logo) stays with it.
+            cache=dict(_image_cache) if image_cache is None else image_cache,
+        )
         document.metadata = DocumentMetadata(
             title=reference or None,
             keywords=[reference] if reference else [],
@@ -165,24 +180,94 @@ def _render_in_process(
     return pdf
 
 
-# Our own style sheets and fonts, rendered once in this process, so that
-# every forked renderer inherits WeasyPrint's and fontconfig's warm caches
-# instead of rebuilding them (without it, each letter took 40 % longer).
-_WARM_UP_HTML = (
-    f'<link rel="stylesheet" href="{ASSET_PREFIX}letter.css">'
-    f'<link rel="stylesheet" href="{ASSET_PREFIX}stamp.css">'
-    "<h1>Huis clos</h1><p>Préchauffage : « àéèêëïôùç » "
-    "<strong>gras</strong> <em>italique</em>.</p>"
-)
+# A letter made of static sample values, rendered once in this process
+# with the real template, so that every forked renderer inherits warm state
+# instead of rebuilding it in each child: fontconfig's and WeasyPrint's
+# caches (without any warm-up, each letter took 40 % longer); the fonts
+# WeasyPrint opened and measured, through one FontConfiguration that every
+# rendering uses (a new one per rendering costs 17 % more instructions);
+# and what the interpreter learnt running every layout path a letter takes
+# (letterhead, tables, running footer, signature blocks), which a child
+# would otherwise redo, page by copied page (warming up with one paragraph
+# instead left each letter 20 to 40 ms slower, issue 15). The configuration
+# only ever holds the system's fonts: the style sheets are ours and have no
+# @font-face. The parsed bundled images are kept too; a letterhead's logo is
+# parsed in the child that renders it and goes with it. The signature
+# stamps' fonts are read then as well (stamps.py).
 _warm = False
 _warm_lock = threading.Lock()
+_font_config: FontConfiguration | None = None
+_image_cache: dict[str, Any] = {}
+
+
+def _warm_up_html() -> str:
+    """A disclosure letter of sample values, through the letters' template."""
+    sample = "Préchauffage du rendu : « àéèêëïôùç », 1er janvier 2026, réf. SP-2026-0001."
+    director, president = signature_blocks([])
+    return render_to_string(
+        "pdf/disclosure.html",
+        {
+            "letterhead": SimpleNamespace(
+                name="CPAS",
+                city="Namur",
+                phone="081 00 00 00",
+                email="cpas@example.invalid",
+                website="www.example.invalid",
+                enterprise_number="0000.000.000",
+                dpo_contact="dpo@example.invalid",
+            ),
+            "letterhead_address": ["Rue de l'Exemple 1", "5000 Namur"],
+            "has_logo": False,
+            "show_org_kind": True,
+            "reference": "SP-2026-0001",
+            "requester_reference": "NA.00.L0.000000/26",
+            "letter_date": "1er janvier 2026",
+            "received_on": "1er janvier 2026",
+            "subject": sample,
+            "protocol": SimpleNamespace(
+                title="Madame la Juge d'instruction",
+                salutation="Madame la Juge,",
+                closing="Veuillez agréer, Madame la Juge, nos salutations distinguées.",
+            ),
+            "secrecy_rule": sample,
+            "addressee_name": "Madame Exemple",
+            "addressee_organisation": "Tribunal de première instance",
+            "addressee_address": ["Place de l'Exemple 5", "5000 Namur"],
+            "persons": ["Prénom NOM (° 01/01/1990)"],
+            "kind": ReplyKind.DISCLOSURE,
+            "sig_director": director,
+            "sig_president": president,
+            "blocks": [
+                Block("p", [sample * 3]),
+                Block(
+                    "items", items=[(1, sample, "Adresse", sample), (2, sample, "Aide", sample)]
+                ),
+                Block("ul", [sample, sample]),
+                Block("p", [sample * 2]),
+            ],
+            "printed_bases": [sample],
+            "body_states_necessity": False,
+            "dg_paragraph": sample,
+        },
+    )
 
 
 def _warm_up() -> None:
-    global _warm
+    global _warm, _font_config
     with _warm_lock:
         if not _warm:
-            _render_in_process(_WARM_UP_HTML, "", LetterFetcher(), PDF_VARIANT)
+            _font_config = FontConfiguration()
+            try:
+                # Bundled assets only (no letterhead logo): what the cache may keep.
+                _render_in_process(
+                    _warm_up_html(), "", LetterFetcher(), PDF_VARIANT, image_cache=_image_cache
+                )
+            except Exception:
+                # Only slower letters: the rendering that follows reports
+                # whatever really stops them.
+                logger.warning("The letters' warm-up rendering failed.", exc_info=True)
+            with contextlib.suppress(stamps.StampError):  # reported when a stamp is drawn
+                stamps.warm_up()
             _warm = True
 
 
@@ -240,6 +325,10 @@ def run_limited(work: Callable[[], bytes], *, timeout: float, max_memory: int) -
             # Inherited objects are the parent's: no collection in the child
             # may run their finalizers (a connection's, a temporary file's).
             gc.freeze()
+            # Fewer young collections while WeasyPrint allocates: about 6 %
+            # of a letter's rendering went to them. Cycles are still
+            # collected, and the memory limit below still holds.
+            gc.set_threshold(50_000, 20, 100)
             os.close(read_end)
             # RLIMIT_AS bounds what the child can add to what it inherited:
             # past it, allocations fail (MemoryError, or the child dies).
@@ -334,13 +423,18 @@ def letter_blocks(reply: Reply) -> list[Block]:
     blocks = body_blocks(reply.body)
     if reply.kind != ReplyKind.DISCLOSURE:
         return blocks
+    # Items usually share their basis: one catalogue lookup per basis.
+    cited: dict[int, str] = {}
+
+    def citation(item: ReplyItem) -> str:
+        if item.legal_basis_id not in cited:
+            cited[item.legal_basis_id] = citations.require_citation(
+                item.legal_basis, reply.decided_on
+            )
+        return cited[item.legal_basis_id]
+
     items = [
-        (
-            item.position,
-            item.description,
-            item.get_data_category_display(),
-            citations.require_citation(item.legal_basis, reply.decided_on),
-        )
+        (item.position, item.description, item.get_data_category_display(), citation(item))
         for item in reply.items.select_related("legal_basis")
     ]
     descriptions = {_same_text(item[1]) for item in items}
@@ -540,6 +634,34 @@ def render_acknowledgement(disclosure_request: DisclosureRequest) -> bytes:
     )
 
 
+def signature_stamp(
+    *,
+    signer_name: str,
+    capacity: str,
+    acting: bool,
+    signed_at: datetime,
+    reference: str = "",
+) -> stamps.Stamp:
+    """What the visible signature says, in the active language, at the time
+    of the signature in the server's time zone (Brussels)."""
+    local = timezone.localtime(signed_at)
+    lines = []
+    if acting:
+        lines.append(f"{STAMP_CAPACITY_LABELS.get(capacity, '')} {gettext('acting')}".strip())
+    lines.append(
+        gettext("on %(signed_on)s at %(signed_time)s")
+        % {"signed_on": french_date(local.date()), "signed_time": local.strftime("%H:%M")}
+    )
+    return stamps.Stamp(
+        title=gettext("Electronically signed by"),
+        name=signer_name,
+        lines=tuple(lines),
+        note=gettext("PAdES signature · ref. %(reference)s") % {"reference": reference}
+        if reference
+        else "",
+    )
+
+
 def render_stamp(
     *,
     signer_name: str,
@@ -548,17 +670,17 @@ def render_stamp(
     signed_at: datetime,
     reference: str = "",
 ) -> bytes:
-    """A one-page PDF, the size of a signature rectangle, used by pyHanko as
-    the visible appearance of a signature (its fonts are embedded)."""
-    html = render_to_string(
-        "pdf/stamp.html",
-        {
-            "signer_name": signer_name,
-            "capacity_label": STAMP_CAPACITY_LABELS.get(capacity, ""),
-            "acting": acting,
-            "signed_on": french_date(timezone.localtime(signed_at).date()),
-            "signed_time": timezone.localtime(signed_at).strftime("%H:%M"),
-            "reference": reference,
-        },
+    """The visible signature alone, as a one-page PDF the size of a signature
+    rectangle: what signing.sign draws in the field for the same
+    `signature_stamp` (same text, fonts and layout)."""
+    stamp = signature_stamp(
+        signer_name=signer_name,
+        capacity=capacity,
+        acting=acting,
+        signed_at=signed_at,
+        reference=reference,
     )
-    return render_html(html, pdf_variant=None)
+    try:
+        return stamps.stamp_pdf(stamp)
+    except stamps.StampError as error:
+        raise LetterRenderingError(str(error)) from error

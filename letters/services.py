@@ -11,6 +11,10 @@
   transaction: if signing fails, the signature is not recorded.
 * `verify_reply_document(reply)`: check the stored file's hash and both
   signatures.
+* `revalidate_document(document, trigger=...)`: validate the stored file
+  again and record the result (`DocumentValidation`); `recorded_check`
+  reads the latest record for the request page, without validating. Each
+  signature records the validation of the bytes it stored.
 
 Each function raises `LetterUnavailable` (with a translated message for the
 user) when it cannot do its job. Files are written under new names; the
@@ -30,20 +34,17 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 
-from accounts.models import Role
 from common.storage import StorageUnavailable, private_storage, track_write
 from requests_app.models import Reply, Signature
 
-from . import rendering, signing
+from . import rendering, signing, validation
 from .composition import compose_reply_body as compose_reply_body
 from .credentials import signing_passphrase
 from .errors import LetterUnavailable as LetterUnavailable
-from .models import Letterhead, ReplyDocument, SigningCredential
-
-FIELD_FOR_CAPACITY = {
-    Role.DIRECTOR_GENERAL.value: signing.FIELD_DIRECTOR,
-    Role.PRESIDENT.value: signing.FIELD_PRESIDENT,
-}
+from .models import DocumentValidation, Letterhead, ReplyDocument, SigningCredential
+from .validation import FIELD_FOR_CAPACITY as FIELD_FOR_CAPACITY
+from .validation import RecordedCheck as RecordedCheck
+from .validation import recorded_check as recorded_check
 
 
 def trust_root_paths() -> list[Path]:
@@ -173,7 +174,7 @@ def _sign(signature: Signature, timestamper: TimeStamper | None) -> ReplyDocumen
             cause="signing_credential_expired",
         )
     try:
-        appearance = rendering.render_stamp(
+        appearance = rendering.signature_stamp(
             signer_name=rendering.display_name(signature.signer),
             capacity=signature.capacity,
             acting=signature.is_acting,
@@ -196,6 +197,11 @@ def _sign(signature: Signature, timestamper: TimeStamper | None) -> ReplyDocumen
         ) from error
     document.revision += 1
     _store(document, signed)
+    # Validated once here, in the signing transaction (before the caller's
+    # audit append), so that pages read the result instead of validating.
+    validation.record(
+        document, signed, trigger=DocumentValidation.Trigger.WRITTEN, roots=trust_roots()
+    )
     return document
 
 
@@ -221,4 +227,17 @@ def verify_reply_document(reply: Reply) -> DocumentCheck:
         document=document,
         hash_matches=signing.sha256(pdf) == document.sha256,
         report=signing.validate(pdf, trust_roots()),
+    )
+
+
+def revalidate_document(
+    document: ReplyDocument, *, trigger: str, roots: list[object] | None = None
+) -> DocumentValidation:
+    """Validate the stored file again and record the result; `roots` (the
+    configured trust roots by default) spares reading them for each letter
+    of a nightly run. Raises `LetterUnavailable` if the file cannot be read."""
+    return validation.revalidate(
+        document,
+        trigger=trigger,
+        roots=trust_roots() if roots is None else roots,
     )

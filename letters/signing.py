@@ -54,6 +54,8 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko.stamp import NoOpStampStyle, StaticStampStyle
 from pyhanko_certvalidator import ValidationContext
 
+from . import stamps
+
 FIELD_DIRECTOR = "SigDirector"
 FIELD_PRESIDENT = "SigPresident"
 # Named destinations written by WeasyPrint for the ids of the template's
@@ -72,11 +74,19 @@ def field_label(name: str) -> str:
 
 SIGNATURE_FIELDS = tuple(FIELD_ANCHORS)
 
-# Space for the CMS object: skips pyHanko's dry run, which halves signing
-# time. EC P-256 with a 2-certificate chain needs about 1.5 kB; an RFC 3161
-# token adds 3 to 6 kB.
+# Space for the CMS object, in hexadecimal digits (two per byte), given to
+# pyHanko to skip its dry run, which halves signing time. It is sized to
+# the signer's certificates (`_hex_digits_reserved`): pyHanko parses the
+# whole of /Contents one digit at a time (about 0.8 ms per 1,000 digits),
+# each time a reader loads the signature, in every later signature and
+# validation. EC P-256 with a 2-certificate chain needs about 1.5 kB; an
+# RFC 3161 token adds 3 to 6 kB, hence the fixed allowance with a TSA. The
+# fixed sizes below are the fallback when the estimate proves short.
 BYTES_RESERVED = 8192
 BYTES_RESERVED_WITH_TSA = 24576
+TSA_TOKEN_HEX_DIGITS = 16384
+# Signed attributes, SignerInfo and SignedData around the certificates.
+CMS_OVERHEAD_BYTES = 512
 
 
 class LetterSigningError(Exception):
@@ -117,7 +127,12 @@ def _ref_key(ref: Any) -> tuple[int, int]:
 
 def signature_boxes(pdf: bytes) -> dict[str, tuple[int, tuple[float, float, float, float]]]:
     """Page index and rectangle (x1, y1, x2, y2) reserved for each field."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return _signature_boxes(PdfFileReader(io.BytesIO(pdf), strict=False))
+
+
+def _signature_boxes(
+    reader: PdfFileReader,
+) -> dict[str, tuple[int, tuple[float, float, float, float]]]:
     try:
         dests = dict(_name_tree(reader.root["/Names"]["/Dests"]))
     except KeyError:
@@ -150,11 +165,11 @@ def signature_boxes(pdf: bytes) -> dict[str, tuple[int, tuple[float, float, floa
 
 def prepare_for_signature(pdf: bytes) -> bytes:
     """Add the two empty signature fields, before any signature."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    if reader.embedded_signatures:
-        raise LetterSigningError("The PDF is already signed: fields must exist before.")
-    boxes = signature_boxes(pdf)
+    # One reader for the checks and the update: each parse costs.
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    if _signed_field_names(writer.prev):
+        raise LetterSigningError("The PDF is already signed: fields must exist before.")
+    boxes = _signature_boxes(writer.prev)
     for field_name, (page, box) in boxes.items():
         fields.append_signature_field(
             writer,
@@ -207,11 +222,31 @@ class _PdfPageContent(content.PdfContent):
         return f"{name} Do".encode()
 
 
-def _stamp_style(appearance: bytes | None) -> Any:
+class _DrawnStamp(content.PdfContent):
+    """A stamp drawn straight into the signature's appearance (stamps.py)."""
+
+    def __init__(self, stamp: stamps.Stamp) -> None:
+        self._stamp = stamp
+        super().__init__(box=layout.BoxConstraints(width=stamps.WIDTH, height=stamps.HEIGHT))
+
+    def render(self) -> bytes:
+        drawing = stamps.draw(self._stamp)
+        data, fonts = stamps.write_resources(self._ensure_writer, drawing)
+        for name, ref in fonts.items():
+            self.resources.font[name] = ref
+        return data
+
+
+def _stamp_style(appearance: bytes | stamps.Stamp | None) -> Any:
     if appearance is None:
         return NoOpStampStyle()
+    background = (
+        _DrawnStamp(appearance)
+        if isinstance(appearance, stamps.Stamp)
+        else _PdfPageContent(appearance)
+    )
     return StaticStampStyle(
-        background=_PdfPageContent(appearance),
+        background=background,
         background_opacity=1.0,
         border_width=0,
         background_layout=layout.SimpleBoxLayoutRule(
@@ -238,8 +273,42 @@ class _PadesPdf17Signer(signers.PdfSigner):
 
 
 def signed_fields(pdf: bytes) -> list[str]:
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    return [str(sig.field_name) for sig in reader.embedded_signatures]
+    """The names of the signature fields that hold a value (a signature)."""
+    return _signed_field_names(PdfFileReader(io.BytesIO(pdf), strict=False))
+
+
+def _signed_field_names(reader: PdfFileReader) -> list[str]:
+    """The filled signature fields, by name, found by walking the form's
+    fields without reading the signatures themselves: pyHanko's
+    `embedded_signatures` parses each one's /Contents, a few milliseconds
+    a signature. Whether a value is a sound signature is `validate`'s job."""
+    try:
+        roots = reader.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return []
+    found: list[str] = []
+    seen: set[tuple[int, int]] = set()
+
+    def walk(kids: Any, prefix: str, inherited_type: Any) -> None:
+        for kid in kids:
+            if isinstance(kid, generic.IndirectObject):
+                key = (kid.idnum, kid.generation)
+                if key in seen:
+                    continue
+                seen.add(key)
+            node = kid.get_object()
+            if not isinstance(node, generic.DictionaryObject):
+                continue
+            partial = node.get("/T")
+            name = prefix if partial is None else f"{prefix}.{partial}" if prefix else str(partial)
+            field_type = node.get("/FT", inherited_type)
+            if field_type == "/Sig" and "/V" in node:
+                found.append(name)
+            if "/Kids" in node:
+                walk(node["/Kids"], name, field_type)
+
+    walk(roots, "", None)
+    return found
 
 
 def sign(
@@ -250,17 +319,20 @@ def sign(
     passphrase: bytes,
     certify: bool,
     timestamper: TimeStamper | None = None,
-    appearance: bytes | None = None,
+    appearance: bytes | stamps.Stamp | None = None,
 ) -> bytes:
     """Add a PAdES B-B (B-T with a timestamper) signature in `field`.
 
     `certify=True` for the first signature of the letter (DocMDP P=2),
-    False for the second. `appearance` is a one-page PDF the size of the
-    field, drawn in the field (render it with rendering.render_stamp).
+    False for the second. `appearance` is what the field shows: a
+    `stamps.Stamp`, drawn in it (rendering.signature_stamp makes one), or a
+    one-page PDF the size of the field, imported as is.
     """
     if field not in SIGNATURE_FIELDS:
         raise LetterSigningError(f"Unknown signature field {field!r}.")
-    already = signed_fields(pdf)
+    stream = io.BytesIO(pdf)
+    reader = PdfFileReader(stream, strict=False)
+    already = _signed_field_names(reader)
     if field in already:
         raise LetterSigningError(f"The field {field} is already signed.")
     if certify and already:
@@ -275,7 +347,9 @@ def sign(
         raise LetterSigningError("The PKCS#12 or its passphrase is wrong.") from error
     if signer is None:
         raise LetterSigningError("The PKCS#12 or its passphrase is wrong.")
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    # The chain up to, not including, the root: a validator trusts the root
+    # by having it, never by finding it in the signature.
+    signer.embed_roots = False
     metadata = signers.PdfSignatureMetadata(
         field_name=field,
         subfilter=SigSeedSubFilter.PADES,
@@ -283,21 +357,57 @@ def sign(
         certify=certify,
         docmdp_permissions=MDPPerm.FILL_FORMS,
     )
-    pdf_signer = _PadesPdf17Signer(
-        metadata, signer=signer, timestamper=timestamper, stamp_style=_stamp_style(appearance)
-    )
-    try:
-        out = pdf_signer.sign_pdf(
-            writer,
-            existing_fields_only=True,
-            bytes_reserved=BYTES_RESERVED_WITH_TSA if timestamper else BYTES_RESERVED,
+
+    def sign_in(writer: IncrementalPdfFileWriter, reserved: int) -> bytes:
+        pdf_signer = _PadesPdf17Signer(
+            metadata, signer=signer, timestamper=timestamper, stamp_style=_stamp_style(appearance)
         )
+        out = pdf_signer.sign_pdf(writer, existing_fields_only=True, bytes_reserved=reserved)
+        signed: bytes = out.getvalue()
+        return signed
+
+    try:
+        try:
+            # The writer updates the file the checks above read: one parse.
+            return sign_in(
+                IncrementalPdfFileWriter(stream, prev=reader, strict=False),
+                _hex_digits_reserved(signer, timestamper),
+            )
+        except SigningError as error:
+            if "larger than expected" not in str(error):
+                raise
+            # The estimate fell short: sign again, from a fresh parse (the
+            # first attempt changed the objects it read), in the fixed space.
+            return sign_in(
+                IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False),
+                BYTES_RESERVED_WITH_TSA if timestamper else BYTES_RESERVED,
+            )
     except SigningError as error:
         raise LetterSigningError(f"pyHanko refused to sign: {error}") from error
     except TimestampRequestError as error:
         raise LetterSigningError(f"The timestamping authority failed: {error}") from error
-    signed: bytes = out.getvalue()
-    return signed
+    except stamps.StampError as error:
+        raise LetterSigningError(f"The visible signature cannot be drawn: {error}") from error
+
+
+def _hex_digits_reserved(signer: signers.SimpleSigner, timestamper: TimeStamper | None) -> int:
+    """Room for the CMS object of `signer` (see BYTES_RESERVED)."""
+    certificate = signer.signing_cert
+    if certificate is None:
+        return BYTES_RESERVED_WITH_TSA if timestamper else BYTES_RESERVED
+    embedded = {
+        c.dump() for c in signer.cert_registry if signer.embed_roots or c.self_signed == "no"
+    } | {certificate.dump()}
+    size: int = (
+        sum(len(der) for der in embedded)
+        # The issuer and serial number, twice (SignerInfo, ESS attribute).
+        + 2 * len(certificate.issuer.dump())
+        # ECDSA (DER) or RSA signature, rounded up.
+        + certificate.public_key.bit_size // 4
+        + 16
+        + CMS_OVERHEAD_BYTES
+    )
+    return 2 * size + (TSA_TOKEN_HEX_DIGITS if timestamper else 0)
 
 
 # ---------------------------------------------------------------------------
@@ -412,8 +522,10 @@ def validate(
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     reports = []
     signatures = reader.embedded_signatures
+    # One context for the letter's signatures: the second reuses the paths
+    # the first built (the same roots, the same validation time).
+    context = ValidationContext(trust_roots=list(trust_roots), allow_fetching=False)
     for embedded in signatures:
-        context = ValidationContext(trust_roots=list(trust_roots), allow_fetching=False)
         cert = embedded.signer_cert
         base = {
             "field": str(embedded.field_name),

@@ -34,18 +34,22 @@ from .permissions import can_see_content, get_request_for_user
 # Reads worth an audit event: what was read, and what was refused
 
 
-def record_access(disclosure_request: DisclosureRequest, *, actor: User, what: str) -> None:
-    """A sensitive read: a request's page or API detail, a scan, a reply."""
+def record_access(
+    disclosure_request: DisclosureRequest, *, actor: User, what: str, content: bool | None = None
+) -> None:
+    """A sensitive read: a request's page or API detail, a scan, a reply.
+
+    `content`: `can_see_content(actor, disclosure_request)` when the caller
+    already knows it (for a referent it costs two queries of permissions)."""
+    if content is None:
+        content = can_see_content(actor, disclosure_request)
     with transaction.atomic():
         log.append(
             actor_id=actor.pk,
             action=f"read_{what}",
             object_type=OBJECT_TYPE,
             object_id=disclosure_request.pk,
-            details={
-                "reference": disclosure_request.reference,
-                "content": can_see_content(actor, disclosure_request),
-            },
+            details={"reference": disclosure_request.reference, "content": content},
         )
 
 
@@ -242,15 +246,20 @@ def scan_response(user: User, disclosure_request: DisclosureRequest) -> FileResp
 REPLY_PDF_STATES_FOR_SECRETARIAT = {State.SIGNED, State.DISPATCHED, State.CLOSED}
 
 
-def sees_reply(user: User, disclosure_request: DisclosureRequest) -> bool:
+def sees_reply(
+    user: User, disclosure_request: DisclosureRequest, *, content: bool | None = None
+) -> bool:
     """Who reads a reply's content, on any page, in the API or as the PDF.
 
     Content roles at any time; the secretariat, which sends the reply, only
     once both signatures are on it: before that the text is a draft the
     signatories may still refuse. One rule for the request page, the
-    summary, the API and the signed PDF (`may_download_reply`).
+    summary, the API and the signed PDF (`may_download_reply`). `content`:
+    `can_see_content(user, disclosure_request)` if the caller knows it.
     """
-    return can_see_content(user, disclosure_request) or (
+    if content is None:
+        content = can_see_content(user, disclosure_request)
+    return content or (
         user.has_role(Role.SECRETARIAT)
         and disclosure_request.state in REPLY_PDF_STATES_FOR_SECRETARIAT
     )
@@ -338,15 +347,17 @@ def reply_page_response(
     )
 
 
-def may_download_acknowledgement(user: User, disclosure_request: DisclosureRequest) -> bool:
+def may_download_acknowledgement(
+    user: User, disclosure_request: DisclosureRequest, *, content: bool | None = None
+) -> bool:
     """The acknowledgement's PDF, as the reply's (`sees_reply`): content roles
     at any time; the secretariat, which sends it, once both signatures are on it."""
     acknowledgement = disclosure_request.acknowledgement()
     if acknowledgement is None:
         return False
-    return can_see_content(user, disclosure_request) or (
-        user.has_role(Role.SECRETARIAT) and not acknowledgement.is_draft
-    )
+    if content is None:
+        content = can_see_content(user, disclosure_request)
+    return content or (user.has_role(Role.SECRETARIAT) and not acknowledgement.is_draft)
 
 
 def _acknowledgement_document(disclosure_request: DisclosureRequest) -> ReplyDocument | None:

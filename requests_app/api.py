@@ -14,10 +14,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts import throttling
@@ -36,7 +36,7 @@ from .models import (
     RequesterFunction,
     State,
 )
-from .permissions import can_see_content, visible_requests
+from .permissions import can_see_content
 from .queries import WORK_QUEUES
 from .validation import (
     detect_scan_type,
@@ -410,13 +410,27 @@ def request_list(request: Request) -> Response:
             follows=follows,
         )
         return Response(_represent(disclosure_request, user), status=status.HTTP_201_CREATED)
-    queryset = visible_requests(user).order_by("-year", "-number")
+    # Newest first, 50 a page, by keyset as the register page: `next` and
+    # `previous` carry a request's pk (`after`, `before`), never an offset,
+    # so a deep page costs what the first does; `count` is exact up to
+    # queries.COUNT_LIMIT, then says so (`count_is_exact`).
     state = request.query_params.get("state")
-    if state:
-        queryset = queryset.filter(state=state)
-    paginator = PageNumberPagination()
-    page = paginator.paginate_queryset(queryset, request)
-    return paginator.get_paginated_response(RegisterEntrySerializer(page, many=True).data)
+    page = queries.register_entries(
+        user,
+        {"state": state} if state else None,
+        after=queries.page_cursor(request.query_params.get("after")),
+        before=queries.page_cursor(request.query_params.get("before")),
+    )
+    url = remove_query_param(remove_query_param(request.build_absolute_uri(), "after"), "before")
+    return Response(
+        {
+            "count": page.count,
+            "count_is_exact": page.count_is_exact,
+            "next": replace_query_param(url, "after", page.after) if page.after else None,
+            "previous": replace_query_param(url, "before", page.before) if page.before else None,
+            "results": RegisterEntrySerializer(page.object_list, many=True).data,
+        }
+    )
 
 
 @extend_schema(responses={200: OpenApiResponse(description="One request")})

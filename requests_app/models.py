@@ -8,6 +8,7 @@ transition, save and write the audit event in one transaction.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import django_fsm as fsm
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -230,6 +232,13 @@ class Civility(models.TextChoices):
     SIR = "sir", _("Sir")
 
 
+# The register sorts on the due date with the requests that have none last
+# (first when descending): a NULL has no place in the keyset comparison
+# `(due, year, number) > (...)`, so the sort and its index use this expression.
+NO_DUE_DATE = date(9999, 12, 31)
+REGISTER_DUE_ON = Coalesce(models.F("due_on"), models.Value(NO_DUE_DATE))
+
+
 class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     reference = models.CharField(max_length=20, unique=True, editable=False)
     year = models.PositiveSmallIntegerField(editable=False)
@@ -341,7 +350,26 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
                 name="disclosure_request_annulment_has_reason",
             ),
         ]
-        indexes = [models.Index(fields=["state"]), models.Index(fields=["received_on"])]
+        # The register's sorts (queries.REGISTER_SORTS): one btree per order,
+        # read forwards or backwards for either direction, ending in the
+        # unique (year, number) so that keyset pagination seeks straight to a
+        # page. The reference order is the unique constraint's own index; the
+        # state index also serves the state filter with the reference order.
+        indexes = [
+            models.Index(fields=["state", "year", "number"], name="request_register_state"),
+            models.Index(
+                fields=["received_on", "year", "number"], name="request_register_received"
+            ),
+            models.Index(
+                REGISTER_DUE_ON, models.F("year"), models.F("number"), name="request_register_due"
+            ),
+            models.Index(
+                fields=["requester_name", "year", "number"], name="request_register_requester"
+            ),
+            # A referent's open requests (the assignment page's workload), among
+            # the thousands they held over the years.
+            models.Index(fields=["referent", "state"], name="request_referent_state"),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -668,6 +696,29 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last_number}"
 
 
+def search_key(text: str) -> str:
+    """`text` as the person search compares it: case folded, accents and
+    other marks dropped (NFKD), runs of spaces made one: "  Dupré  MARIE" and
+    "dupre marie" give the same key."""
+    # Case folding first: it can itself produce combining marks ("İ" -> "i̇").
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.split())
+
+
+def person_search_name(last_name: str, first_names: str) -> str:
+    return search_key(f"{last_name} {first_names}")
+
+
+class ConcernedPersonQuerySet(models.QuerySet["ConcernedPerson"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[ConcernedPerson]:
+        # bulk_create skips save(): the search key is filled here for every caller.
+        objs = list(objs)
+        for person in objs:
+            person.search_name = person_search_name(person.last_name, person.first_names)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class ConcernedPerson(models.Model):
     request = models.ForeignKey(DisclosureRequest, models.CASCADE, related_name="persons")
     last_name = models.CharField(max_length=150)
@@ -675,14 +726,28 @@ class ConcernedPerson(models.Model):
     birth_date = models.DateField(null=True, blank=True)
     national_number = models.CharField(max_length=11, blank=True)
     cpas_file_number = models.CharField(max_length=50, blank=True)
+    # "last first" as `search_key` writes it, kept by save() and bulk_create:
+    # the register's person search matches it with LIKE '%...%', which a
+    # trigram index serves on PostgreSQL (migration 0007).
+    search_name = models.TextField(editable=False, blank=True, default="")
+
+    objects = ConcernedPersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         verbose_name = _("person concerned")
         verbose_name_plural = _("persons concerned")
+        indexes = [models.Index(fields=["national_number"], name="person_national_number")]
 
     def __str__(self) -> str:
         return f"{self.last_name} {self.first_names}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_name = person_search_name(self.last_name, self.first_names)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"last_name", "first_names"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_name"}
+        super().save(*args, **kwargs)
 
     def is_precisely_identified(self) -> bool:
         """Last name and first names, plus a birth date or a national number."""
@@ -723,6 +788,15 @@ class Opinion(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["request", "number"], name="opinion_number_per_request"
+            )
+        ]
+        # The DG's home lists the open requests with an override
+        # (queries._overriding): a few percent of the opinions ever written.
+        indexes = [
+            models.Index(
+                fields=["request"],
+                condition=~models.Q(override_reason=""),
+                name="opinion_override",
             )
         ]
 
@@ -808,6 +882,11 @@ class Review(models.Model):
     class Meta:
         ordering = ["request", "reviewed_at"]
         verbose_name = _("legality review")
+        indexes = [
+            models.Index(
+                fields=["request"], condition=~models.Q(override_reason=""), name="review_override"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.request} {self.outcome}"

@@ -39,6 +39,7 @@ from common.storage import (
 from legal_basis import flags
 from legal_basis.models import Effect, LegalBasis, SupportingDocument
 from letters import services as letters
+from letters.models import DocumentValidation, ReplyDocument
 
 from . import deadlines, queries, scan_checks
 from .access import (
@@ -46,6 +47,7 @@ from .access import (
     letter_paragraph_editable,
     may_correct_registration,
     record_refusal,
+    sees_reply,
 )
 from .audit_objects import OBJECT_TYPE
 from .errors import ActionRefused, NotAllowed
@@ -1769,18 +1771,65 @@ def annul(disclosure_request: DisclosureRequest, *, actor: User, reason: str) ->
 
 
 # ---------------------------------------------------------------------------
+# Checking a signed letter again
+
+
+def revalidate_letter(disclosure_request: DisclosureRequest, *, actor: User) -> DocumentValidation:
+    """Validate the signatures of the request's current letter again, for
+    whoever reads the reply (`access.sees_reply`): the button of the request
+    page. The page otherwise shows the validation recorded when the letter
+    was signed, or by the nightly `verify_letters`. Records the result and
+    audits it: the outcome and the hash of the file checked, nothing else.
+    """
+    with _recording_refusals(actor, "revalidate_letter", disclosure_request):
+        if not sees_reply(actor, disclosure_request):
+            raise NotAllowed()
+        reply = _fresh(disclosure_request).current_reply()
+        document = ReplyDocument.objects.filter(reply=reply).first() if reply else None
+        if reply is None or document is None or not reply.signatures.exists():
+            raise ActionRefused(
+                gettext("This request has no signed letter to check."),
+                cause="no_signed_letter",
+            )
+        with transaction.atomic():
+            # The validation (tens of milliseconds) runs before the append.
+            with _producing_letters():
+                checked = letters.revalidate_document(
+                    document, trigger=DocumentValidation.Trigger.ON_DEMAND
+                )
+            log.append(
+                actor_id=actor.pk,
+                action="revalidate_letter",
+                object_type=OBJECT_TYPE,
+                object_id=disclosure_request.pk,
+                details={
+                    "reference": disclosure_request.reference,
+                    "reply_id": reply.pk,
+                    "validation_id": checked.pk,
+                    "pdf_sha256": checked.sha256,
+                    "pdf_revision": checked.revision,
+                    "signatures_valid": checked.ok,
+                    "signatures_complete": checked.complete,
+                },
+            )
+    return checked
+
+
+# ---------------------------------------------------------------------------
 # Searches worth an audit event
 
 
-def record_content_search(actor: User, *, results: int) -> None:
+def record_content_search(actor: User, *, results: int, results_exact: bool = True) -> None:
     """A register search on persons, legal bases or cited text: who looked for whom
     matters in a breach inquiry. The criteria themselves are personal data and are
-    not recorded; the count of matches is.
+    not recorded; the count of matches is. The register counts up to a limit
+    (queries.COUNT_LIMIT): beyond it the event says "more than" that many
+    (`results_over`), never an estimate passed for a count.
     """
     with transaction.atomic():
         log.append(
             actor_id=actor.pk,
             action="search_content",
             object_type="register",
-            details={"results": results},
+            details={"results" if results_exact else "results_over": results},
         )

@@ -12,6 +12,11 @@ urlpatterns = [
     path("demandes/<int:pk>/resume/", views.summary, name="summary"),
     path("demandes/<int:pk>/lettre/", views.scan, name="scan"),
     path("demandes/<int:pk>/reponse.pdf", views.reply_pdf, name="reply_pdf"),
+    path(
+        "demandes/<int:pk>/reponse/reverifier/",
+        views.revalidate_letter,
+        name="revalidate_letter",
+    ),
     path("demandes/<int:pk>/attribuer/", views.assign, name="assign"),
     path("demandes/<int:pk>/avis/", views.opinion, name="opinion"),
     path("demandes/<int:pk>/avis/alertes/", views.opinion_flags, name="opinion_flags"),

@@ -13,10 +13,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -175,15 +174,14 @@ def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not is_staff_member(user):
         return render(request, "requests_app/no_role.html", status=403)
-    sections = [(s.title, s.help_text, s.rows) for s in queries.home_sections(user)]
     return render(
         request,
         "requests_app/home.html",
         {
-            "sections": sections,
+            "sections": queries.home_sections(user),
             "is_auditor": user.has_role(Role.AUDITOR),
             "is_secretariat": user.has_role(Role.SECRETARIAT),
-            "page_size": queries.PAGE_SIZE,
+            "page_size": queries.HOME_ROWS,
         },
     )
 
@@ -200,6 +198,10 @@ REGISTER_SEARCHES = "register_searches"
 REGISTER_SEARCHES_AT = "register_searches_at"
 REGISTER_SEARCHES_KEPT = 20
 REGISTER_SEARCH_SECONDS = 30 * 60
+# What the register's address may carry: the kept search's key, the sort and
+# a page cursor (a row's pk, never a sorted value: names stay out of URLs).
+# "page" is the old page number, ignored, so that old bookmarks still open.
+REGISTER_ADDRESS = {"search", "sort", "after", "before", "page"}
 
 
 def _keep_search(request: HttpRequest, criteria: dict[str, str]) -> str:
@@ -237,7 +239,7 @@ def register(request: HttpRequest) -> HttpResponse:
         raise Http404
     content_search = searches_content(user)
     source = request.POST if request.method == "POST" else request.GET
-    sort, order = queries.register_sort(source.get("sort", queries.DEFAULT_SORT))
+    order = queries.register_sort(source.get("sort", queries.DEFAULT_SORT))
     expired = False
     if request.method == "POST":
         form = RegisterSearchForm(request.POST, content_search=content_search)
@@ -247,35 +249,39 @@ def register(request: HttpRequest) -> HttpResponse:
                 for name in form.fields
                 if (value := request.POST.get(name, "").strip())
             }
-            query = {"sort": sort}
+            query = {"sort": order.sort}
             if criteria:
                 query["search"] = _keep_search(request, criteria)
             return redirect(f"{request.path}?{urlencode(query)}")
-    elif set(request.GET) - {"search", "sort", "page"}:
+    elif set(request.GET) - REGISTER_ADDRESS:
         # Criteria in the address: refuse them without running the search.
         form = RegisterSearchForm(content_search=content_search)
-        return _register_page(request, form, sort, order, error="criteria_in_url")
+        return _register_page(request, form, order, error="criteria_in_url")
     else:
         key = request.GET.get("search")
         kept = _kept_search(request, key)
         expired = bool(key) and kept is None
         form = RegisterSearchForm(kept, content_search=content_search)
-    return _register_page(request, form, sort, order, error="expired" if expired else None)
+    return _register_page(request, form, order, error="expired" if expired else None)
 
 
 def _register_page(
     request: HttpRequest,
     form: RegisterSearchForm,
-    sort: str,
-    order: list[str],
+    order: queries.RegisterOrder,
     error: str | None,
 ) -> HttpResponse:
     user = _user(request)
     valid = error is None and form.is_bound and form.is_valid()
-    queryset = queries.register_page_queryset(user, form.cleaned_data if valid else None, order)
-    page = Paginator(queryset, queries.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = queries.register_page(
+        user,
+        form.cleaned_data if valid else None,
+        order,
+        after=queries.page_cursor(request.GET.get("after")),
+        before=queries.page_cursor(request.GET.get("before")),
+    )
     if valid and queries.uses_content_criteria(form.cleaned_data):
-        services.record_content_search(user, results=page.paginator.count)
+        services.record_content_search(user, results=page.count, results_exact=page.count_is_exact)
     failed = error is not None or (form.is_bound and not form.is_valid())
     return render(
         request,
@@ -283,8 +289,9 @@ def _register_page(
         {
             "page": page,
             "form": form,
-            "sort": sort,
+            "sort": order.sort,
             "sortable": True,
+            "count_limit": formats.number_format(queries.COUNT_LIMIT, force_grouping=True),
             "content_search": form.content_search,
             "search_error": error,
         },
@@ -543,12 +550,12 @@ def _intake_message(disclosure_request: DisclosureRequest) -> str:
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    _load(request, pk, "request")
-    disclosure_request = queries.detail_queryset().get(pk=pk)
-    access.record_access(disclosure_request, actor=user, what="request")
-    content = can_see_content(user, disclosure_request)
+    # Asked once: for a referent each answer costs two queries of permissions.
+    content = can_see_content(user, _load(request, pk, "request"))
+    disclosure_request = queries.detail_queryset(content=content).get(pk=pk)
+    access.record_access(disclosure_request, actor=user, what="request", content=content)
     reply: Reply | None = getattr(disclosure_request, "reply", None)
-    show_reply = reply is not None and access.sees_reply(user, disclosure_request)
+    show_reply = reply is not None and access.sees_reply(user, disclosure_request, content=content)
     opinions = list(disclosure_request.opinions.all()) if content else []
     flags: list[Any] = []
     if content:
@@ -559,7 +566,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     document = getattr(reply, "document", None) if reply is not None else None
     check = None
     if document is not None and show_reply and reply is not None and reply.signatures.all():
-        check = letters.verify_reply_document(reply)
+        # The validation recorded for the file as stored now, never a new
+        # one (tens of milliseconds): the button below asks for that.
+        check = letters.recorded_check(document)
     return render(
         request,
         "requests_app/detail.html",
@@ -573,14 +582,60 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": access.available_actions(disclosure_request, user),
             "sees_everything": sees_everything(user),
             "flags": flags,
-            "document": document
-            if document and access.may_download_reply(user, disclosure_request)
-            else None,
+            "document": document if document and show_reply else None,
             "check": check,
-            **_acknowledgement_context(user, disclosure_request),
+            **_acknowledgement_context(user, disclosure_request, content=content),
             "superseded_letters": _superseded_letters(disclosure_request),
         },
     )
+
+
+@login_required
+@require_POST
+def revalidate_letter(request: HttpRequest, pk: int) -> HttpResponse:
+    """The request page's « Revérifier les signatures »: validate the signed
+    letter again and record the result (services.revalidate_letter)."""
+    if (replayed := _replayed(request)) is not None:
+        return replayed
+    disclosure_request = _load(request, pk, "revalidate_letter")
+    try:
+        checked = services.revalidate_letter(disclosure_request, actor=_user(request))
+    except services.ActionRefused as refusal:
+        if refusal.http_status == 403:
+            return _forbidden(request, disclosure_request)
+        _refused(request, refusal)
+        return render(
+            request,
+            "requests_app/forbidden.html",
+            {"dr": disclosure_request},
+            status=refusal.http_status,
+        )
+    reference = {"reference": disclosure_request.reference}
+    if checked.complete:
+        messages.success(
+            request,
+            _("Signatures of the letter of %(reference)s checked again: both are valid.")
+            % reference,
+        )
+    elif checked.ok:
+        messages.success(
+            request,
+            _(
+                "Signature of the letter of %(reference)s checked again: valid; the letter "
+                "waits for the second one."
+            )
+            % reference,
+        )
+    else:
+        messages.error(
+            request,
+            _(
+                "Signatures of the letter of %(reference)s checked again: there is a problem, "
+                "described on the page."
+            )
+            % reference,
+        )
+    return _done(request, disclosure_request)
 
 
 def _document_labels(disclosure_request: DisclosureRequest) -> list[str]:
@@ -1412,7 +1467,9 @@ def _dispatch_page(
 # The acknowledgement of receipt
 
 
-def _acknowledgement_context(user: User, disclosure_request: DisclosureRequest) -> dict[str, Any]:
+def _acknowledgement_context(
+    user: User, disclosure_request: DisclosureRequest, *, content: bool | None = None
+) -> dict[str, Any]:
     """The acknowledgement's section of the request page: its progress for
     whoever sees the request, its PDF by the reply's rule."""
     acknowledgement = disclosure_request.acknowledgement()
@@ -1420,7 +1477,7 @@ def _acknowledgement_context(user: User, disclosure_request: DisclosureRequest) 
     return {
         "acknowledgement": acknowledgement,
         "acknowledgement_pdf": document is not None
-        and access.may_download_acknowledgement(user, disclosure_request),
+        and access.may_download_acknowledgement(user, disclosure_request, content=content),
     }
 
 

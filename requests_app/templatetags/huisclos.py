@@ -10,9 +10,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 
+from requests_app import queries
 from requests_app.access import SCAN_EXTENSIONS
 from requests_app.audit_vocabulary import SIGNATURE_FIELDS
-from requests_app.models import InadmissibilityReason
+from requests_app.models import DisclosureRequest, InadmissibilityReason
+from requests_app.queries import ListRow
 
 register = template.Library()
 
@@ -25,21 +27,41 @@ def submission_token() -> SafeString:
     )
 
 
+# The register's page cursors, dropped when the sort changes or a page is chosen.
+PAGE_CURSORS = ("page", "after", "before")
+
+
 @register.simple_tag(takes_context=True)
 def sort_link(context: template.Context, key: str) -> str:
     """The register's query string sorted by `key`, flipping the direction if it already is."""
     current = context.get("sort", "")
     query = context["request"].GET.copy()
     query["sort"] = f"-{key}" if current == key else key
-    query.pop("page", None)
+    for name in PAGE_CURSORS:
+        query.pop(name, None)
     return "?" + str(query.urlencode())
 
 
 @register.simple_tag(takes_context=True)
-def page_link(context: template.Context, number: int) -> str:
+def page_link(
+    context: template.Context, after: int | None = None, before: int | None = None
+) -> str:
+    """The register's query string for the page after (or before) the row
+    with that pk; with neither, the first page. Search key and sort kept."""
     query = context["request"].GET.copy()
-    query["page"] = str(number)
+    for name in PAGE_CURSORS:
+        query.pop(name, None)
+    if after is not None:
+        query["after"] = str(after)
+    elif before is not None:
+        query["before"] = str(before)
     return "?" + str(query.urlencode())
+
+
+@register.filter
+def list_row(item: DisclosureRequest | ListRow) -> ListRow:
+    """A request as a list of requests prints it (queries.list_row)."""
+    return queries.list_row(item)
 
 
 @register.filter

@@ -48,6 +48,8 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:summary": ("awaiting_review", ["GET"], CONTENT),
     "requests_app:scan": ("awaiting_review", ["GET"], CONTENT),
     "requests_app:reply_pdf": ("signed", ["GET"], CONTENT | {"secretariat"}),
+    # Checking the signatures again: whoever reads the reply (the reply's rule).
+    "requests_app:revalidate_letter": ("signed", ["POST"], CONTENT | {"secretariat"}),
     "requests_app:assign": ("awaiting_assignment", ["GET", "POST"], {"president", "dg"}),
     "requests_app:opinion": ("awaiting_opinion", ["GET", "POST"], {"referent"}),
     "requests_app:opinion_flags": ("awaiting_opinion", ["POST"], {"referent"}),

@@ -42,6 +42,7 @@ ACTING_ROLE = {
     "requests_app:scan": ("referent", None),
     "requests_app:summary": ("dg", None),
     "requests_app:reply_pdf": ("secretariat", None),
+    "requests_app:revalidate_letter": ("secretariat", {}),
     "requests_app:assign": ("president", {"referent": "__referent__"}),
     "requests_app:opinion": (
         "referent",

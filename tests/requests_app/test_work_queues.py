@@ -72,10 +72,10 @@ def home_tasks(user) -> set[Task]:
     assert response.status_code == 200
     queue_for_title = {str(q.title): q.key for q in WORK_QUEUES}
     return {
-        (queue_for_title[str(title)], dr.reference)
-        for title, _, rows in response.context["sections"]
-        if str(title) in queue_for_title
-        for dr in rows
+        (queue_for_title[str(section.title)], dr.reference)
+        for section in response.context["sections"]
+        if str(section.title) in queue_for_title
+        for dr in section.rows
     }
 
 

@@ -10,7 +10,9 @@ from axes.models import AccessAttempt
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -330,6 +332,26 @@ def test_activity_keeps_a_session_and_its_row_expires_soon_after_the_idle_limit(
     assert client.get(home).status_code == 200
     assert time.time() - client.session[sessions.LAST_SEEN] < 5
     assert client.session.get_expiry_age() <= 35 * 60
+
+
+def test_a_page_within_seconds_of_the_last_does_not_rewrite_the_session(client, personas):
+    client.force_login(personas["secretariat"])
+    home = reverse("requests_app:home")
+    shift_session(client, LAST_SEEN=sessions.SEEN_EVERY - 10)
+    seen = client.session[sessions.LAST_SEEN]
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(home).status_code == 200
+    assert client.session[sessions.LAST_SEEN] == seen
+    assert not [q for q in captured.captured_queries if 'UPDATE "django_session"' in q["sql"]]
+
+
+def test_the_idle_limit_is_never_cut_short_by_the_lagging_last_seen(client, personas):
+    # LAST_SEEN may lag the last request by up to SEEN_EVERY seconds: a
+    # session whose recorded time is just past the limit may have been used
+    # since, and is kept.
+    client.force_login(personas["secretariat"])
+    shift_session(client, LAST_SEEN=30 * 60 + sessions.SEEN_EVERY - 5)
+    assert client.get(reverse("requests_app:home")).status_code == 200
 
 
 def test_a_register_search_is_forgotten_after_its_time(client, personas):

@@ -5,6 +5,8 @@
 Validates both PAdES signatures against HUISCLOS_SIGNING_TRUST_ROOTS,
 checks the file against its recorded SHA-256 and reports any change made
 after the last signature. Exits with status 1 if anything is wrong.
+Records nothing: `verify_letters` (nightly) and the request page's button
+record their validations for the page.
 """
 
 from __future__ import annotations
