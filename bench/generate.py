@@ -133,7 +133,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import hashlib
-import importlib.util
 import io
 import json
 import logging
@@ -152,25 +151,13 @@ from zoneinfo import ZoneInfo
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-# The project root first: its package `common` must win over bench/harness.py,
-# which is loaded below under another name.
+# The project root first, then bench/ for harness.py (shared by the benches).
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(BENCH))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+import harness as _common  # noqa: E402
 
-def _bench_common() -> Any:
-    name = "huisclos_bench_common"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCH / "harness.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_common = _bench_common()
 BENCH_SIGNING_PASSPHRASE: str = _common.BENCH_SIGNING_PASSPHRASE
 GENERATED_ROOT: Path = _common.GENERATED_ROOT
 database_name = _common.database_name

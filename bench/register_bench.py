@@ -74,6 +74,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(BENCH))
 
+import harness  # noqa: E402
 import login_flood  # noqa: E402
 import request_page_bench as page_bench  # noqa: E402
 
@@ -385,7 +386,7 @@ def size_label(size: int) -> str:
 
 def ensure_generated(url: str, size: int, events: int) -> None:
     """Build `url` with generate.py unless it already holds `size` requests."""
-    manifest = page_bench._common.generated_dir(database_name(url)) / "manifest.json"
+    manifest = harness.generated_dir(database_name(url)) / "manifest.json"
     env = {**os.environ, "DATABASE_URL": url}
     command = [
         sys.executable,
@@ -497,7 +498,7 @@ def main() -> int:
     if args.sizes:
         return growth(args)
     # A database generate.py built (its manifest), as every bench of issue 15.
-    page_bench._common.load_manifest(database_name(args.database_url))
+    harness.load_manifest(database_name(args.database_url))
     if args.forget:
         page_bench.setup_django(args.database_url, database_name(args.database_url))
         sessions, devices = json.loads(args.forget)

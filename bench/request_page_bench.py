@@ -48,7 +48,6 @@ page to the database's audit chain (the chain stays valid).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -64,17 +63,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(BENCH))
 
 
-def _bench_common() -> Any:
-    # bench/harness.py under another name: `common` is one of the project's apps.
-    spec = importlib.util.spec_from_file_location("bench_common", BENCH / "harness.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import harness as _common  # noqa: E402
 
-
-_common = _bench_common()
 database_name = _common.database_name
 generated_env = _common.generated_env
 percentile = _common.percentile
