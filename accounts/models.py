@@ -27,6 +27,9 @@ class Role(models.TextChoices):
     REFERENT = "referent", _("Referent")
     DIRECTOR_GENERAL = "director_general", _("Director general")
     AUDITOR = "auditor", _("Auditor")
+    # The data protection officer: the disclosure register, the figures and
+    # the retention reports; never an opinion or a letter.
+    DPO = "dpo", _("Data protection officer")
 
 
 class User(AbstractUser):  # type: ignore[django-manager-missing]  # ApiToken: knox untyped

@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "legal_basis",
     "requests_app",
     "letters",
+    "dpo",
     # After accounts: its sign-in receivers run before axes's (accounts/throttling.py).
     "axes",
 ]

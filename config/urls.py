@@ -16,6 +16,10 @@ urlpatterns = [
     path("", include("requests_app.urls")),
     path("bases-legales/", include("legal_basis.urls")),
     path("audit/", include("audit.urls")),
+    # The DPO's desk: register of disclosures, figures, retention.
+    path("protection-des-donnees/", include("dpo.urls")),
+    path("statistiques/", include("dpo.statistics_urls")),
+    path("conservation/", include("dpo.retention_urls")),
     path("api/", include("requests_app.api_urls")),
     # JSON first, so that its errors (401, 405) are JSON like the rest of /api/;
     # ?format=yaml still gives the YAML schema.

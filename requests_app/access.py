@@ -214,9 +214,9 @@ def load_step_for(
 
 
 def has_no_role(user: User) -> bool:
-    """No role, or the auditor's only: the procedure's pages and API do not exist."""
-    roles = user.roles_on()
-    return not roles or roles == {Role.AUDITOR}
+    """No role in the procedure (none, or only the auditor's or the DPO's):
+    the procedure's pages and API do not exist."""
+    return not (user.roles_on() - {Role.AUDITOR, Role.DPO})
 
 
 SCAN_EXTENSIONS = {

@@ -302,6 +302,9 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     )
     # The DG's reason for annulling a registration error; content, never audited.
     annulment_reason = models.TextField(blank=True)
+    # Set when the retention schedule removed the persons' data, the scan and
+    # the letters (dpo/retention.py): what is left serves the statistics.
+    personal_data_removed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     if TYPE_CHECKING:
         persons: RelatedManager[ConcernedPerson]
@@ -326,7 +329,9 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
                 fields=["year", "number"], name="disclosure_request_number_per_year"
             ),
             models.CheckConstraint(
-                condition=models.Q(channel=Channel.ORAL) | ~models.Q(scan=""),
+                condition=models.Q(channel=Channel.ORAL)
+                | ~models.Q(scan="")
+                | models.Q(personal_data_removed_at__isnull=False),
                 name="disclosure_request_written_needs_scan",
             ),
             models.CheckConstraint(
@@ -346,7 +351,9 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
                 name="disclosure_request_withdrawal_has_reason",
             ),
             models.CheckConstraint(
-                condition=~models.Q(state=State.ANNULLED) | ~models.Q(annulment_reason=""),
+                condition=~models.Q(state=State.ANNULLED)
+                | ~models.Q(annulment_reason="")
+                | models.Q(personal_data_removed_at__isnull=False),
                 name="disclosure_request_annulment_has_reason",
             ),
         ]

@@ -18,6 +18,8 @@ from typing import Any
 
 from django.db.models import (
     BooleanField,
+    Case,
+    CharField,
     Count,
     Exists,
     Expression,
@@ -29,7 +31,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextChoices,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.urls import get_script_prefix, reverse
@@ -39,7 +43,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
-from legal_basis.models import RequesterKind
+from legal_basis.models import Feature, LegalBasis, RequesterKind
 
 from .models import (
     OPEN_STATES,
@@ -51,8 +55,10 @@ from .models import (
     DisclosureRequest,
     Opinion,
     OpinionItem,
+    Proposal,
     RegistrationCorrection,
     Reply,
+    ReplyItem,
     ReplyKind,
     Review,
     Signature,
@@ -986,3 +992,146 @@ def register_entries(
 
     order = register_sort(DEFAULT_SORT)
     return _keyset_page(user, criteria, order, fetch, lambda dr: dr.pk, after, before)
+
+
+# --- Outcomes and disclosures: the DPO's desk reads these (dpo/). -------------
+
+
+class Outcome(TextChoices):
+    """How a request ended, as the statistics and the retention schedule count it."""
+
+    DISCLOSED = "disclosed", _("Disclosed")
+    DISCLOSED_IN_PART = "disclosed_in_part", _("Disclosed in part")
+    REFUSED = "refused", _("Refused")
+    INADMISSIBLE = "inadmissible", _("Inadmissible")
+    ORAL = "oral", _("Oral request, not processed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    ANNULLED = "annulled", _("Annulled")
+    OPEN = "open", _("Not answered yet")
+
+
+ANSWERED_STATES = (State.DISPATCHED, State.CLOSED)
+
+
+def _current_answer() -> QuerySet[Reply]:
+    """The request's current letter that answers it (not an acknowledgement)."""
+    return (
+        Reply.objects.filter(request=OuterRef("pk"), superseded_at__isnull=True)
+        .exclude(kind=ReplyKind.ACKNOWLEDGEMENT)
+        .order_by()
+    )
+
+
+def outcome_expression() -> Case:
+    """The request's `Outcome` as one SQL expression, to annotate or group by.
+
+    A reply leaves the CPAS when it is dispatched: until then the request is
+    open, whatever is decided. A disclosure is "in part" when the DG amended
+    the proposal or the decided proposal was to disclose in part.
+    """
+    answer = _current_answer()
+    in_part = answer.filter(kind=ReplyKind.DISCLOSURE).filter(
+        Q(decided_by_review__outcome=Review.Outcome.AMENDED)
+        | Q(
+            decided_by_review__outcome=Review.Outcome.APPROVED,
+            decided_by_review__opinion__proposal=Proposal.DISCLOSE_IN_PART,
+        )
+        | Q(decided_by_opinion__proposal=Proposal.DISCLOSE_IN_PART)
+    )
+    answered = Q(state__in=ANSWERED_STATES)
+    return Case(
+        When(state=State.CLOSED_ORAL, then=Value(Outcome.ORAL.value)),
+        When(state=State.WITHDRAWN, then=Value(Outcome.WITHDRAWN.value)),
+        When(state=State.ANNULLED, then=Value(Outcome.ANNULLED.value)),
+        When(
+            answered & Exists(answer.filter(kind=ReplyKind.REFUSAL)),
+            then=Value(Outcome.REFUSED.value),
+        ),
+        When(
+            answered & Exists(answer.filter(kind=ReplyKind.INADMISSIBILITY)),
+            then=Value(Outcome.INADMISSIBLE.value),
+        ),
+        When(answered & Exists(in_part), then=Value(Outcome.DISCLOSED_IN_PART.value)),
+        When(
+            answered & Exists(answer.filter(kind=ReplyKind.DISCLOSURE)),
+            then=Value(Outcome.DISCLOSED.value),
+        ),
+        default=Value(Outcome.OPEN.value),
+        output_field=CharField(),
+    )
+
+
+def with_outcome(requests: QuerySet[DisclosureRequest]) -> QuerySet[DisclosureRequest]:
+    return requests.annotate(outcome=outcome_expression())
+
+
+def secret_from_the_person() -> set[int]:
+    """Ids of the catalogue rows whose requests the person must not learn of
+    (art. 46bis/1 CIC, C.C. 44/2019): the feature says so, not the code."""
+    return {
+        pk
+        for pk, features in LegalBasis.objects.values_list("pk", "features")
+        if Feature.ADMINISTRATIVE_ONLY in (features or [])
+    }
+
+
+def person_lookup(
+    *, national_number: str = "", last_name: str = "", birth_date: date | None = None
+) -> Q:
+    """The persons concerned that a search by national number, or by last
+    name and birth date, designates (on `ConcernedPerson`). Names compare as
+    `search_key` writes them: case, accents and spaces do not matter."""
+    if national_number:
+        return Q(national_number=national_number)
+    key = search_key(last_name)
+    if not key or birth_date is None:
+        raise ValueError("a national number, or a last name and a birth date")
+    return Q(birth_date=birth_date) & (Q(search_name=key) | Q(search_name__startswith=key + " "))
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One piece of information that left the CPAS about a person."""
+
+    request_id: int
+    reference: str
+    dispatched_on: date
+    requester_kind: str
+    requester_organisation: str
+    legal_basis_code: str
+    legal_basis_title: str
+    legal_basis_citation: str
+    data_category: str
+
+
+def disclosures_about(person: Q) -> list[Disclosure]:
+    """Every disclosure about the persons `person` designates, oldest first:
+    the items of dispatched disclosure letters. A letter resting on a basis
+    secret from the person (46bis/1) is left out: it is never listed here."""
+    secret = secret_from_the_person()
+    requests = ConcernedPerson.objects.filter(person).values("request_id")
+    replies = Reply.objects.filter(
+        request_id__in=Subquery(requests),
+        kind=ReplyKind.DISCLOSURE,
+        superseded_at__isnull=True,
+        request__state__in=ANSWERED_STATES,
+        request__dispatched_on__isnull=False,
+    )
+    if secret:
+        replies = replies.exclude(legal_bases__in=secret).exclude(items__legal_basis__in=secret)
+    items = (
+        ReplyItem.objects.filter(reply__in=replies)
+        .order_by("reply__request__dispatched_on", "reply__request__reference", "position")
+        .values_list(
+            "reply__request_id",
+            "reply__request__reference",
+            "reply__request__dispatched_on",
+            "reply__request__requester_kind",
+            "reply__request__requester_organisation",
+            "legal_basis__code",
+            "legal_basis__title_fr",
+            "legal_basis__citation",
+            "data_category",
+        )
+    )
+    return [Disclosure(*row) for row in items]

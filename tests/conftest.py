@@ -98,6 +98,8 @@ def restore_reference_data() -> None:
 
     roles = importlib.import_module("requests_app.migrations.0002_roles")
     roles.create_roles(apps, None)
+    dpo = importlib.import_module("accounts.migrations.0004_dpo_role")
+    dpo.create_dpo_group(apps, None)
     releases.load_shipped()
     _empty_the_trail()
 
@@ -129,6 +131,7 @@ WORLD: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "referent": ((Role.REFERENT,), {}),
     "other_referent": ((Role.REFERENT,), {}),
     "auditor": ((Role.AUDITOR,), {}),
+    "dpo": ((Role.DPO,), {}),
     "outsider": ((), {}),
 }
 _world_pks: dict[str, int] = {}
@@ -376,6 +379,11 @@ def auditor(db) -> User:
 
 
 @pytest.fixture
+def dpo(db) -> User:
+    return persona("dpo")
+
+
+@pytest.fixture
 def outsider(db) -> User:
     return persona("outsider")
 
@@ -396,7 +404,7 @@ def acting_dg(db) -> User:
 
 
 @pytest.fixture
-def personas(secretariat, president, dg, referent, other_referent, auditor, outsider):
+def personas(secretariat, president, dg, referent, other_referent, auditor, dpo, outsider):
     return {
         "secretariat": secretariat,
         "president": president,
@@ -404,6 +412,7 @@ def personas(secretariat, president, dg, referent, other_referent, auditor, outs
         "referent": referent,
         "other_referent": other_referent,
         "auditor": auditor,
+        "dpo": dpo,
         "outsider": outsider,
     }
 

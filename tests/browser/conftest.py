@@ -205,6 +205,8 @@ class Persona:
     def axe(self, label: str) -> list[dict[str, Any]]:
         """Run axe-core on the current page; fail on serious or critical violations."""
         page = self.page
+        # A page still loading may have no head yet to add the script to.
+        page.wait_for_load_state("load")
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             # Loaded from the app's own origin, so the strict CSP allows it.
             page.add_script_tag(url=AXE_URL)

@@ -129,6 +129,7 @@ class Crawl:
 
     def inspect(self, label: str) -> None:
         page = self.page
+        page.wait_for_load_state("load")
         problems = self.failures[label]
         seen = page.evaluate(INSPECT, False)
         if seen["scrollWidth"] > seen["innerWidth"]:
@@ -154,6 +155,7 @@ class Crawl:
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
+    page.wait_for_load_state("load")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(url=AXE_URL)
     result = page.evaluate(
@@ -201,6 +203,8 @@ def login_pages(ui: Browsing, user: User, clock: Clock) -> tuple[Persona, Crawl]
     crawl.inspect(f"{urlsplit(page.url).path} (second facteur)")
     page.get_by_label(re.compile(r"^Code\s*:?$")).fill("000000")
     page.get_by_role("button", name="Vérifier").click()
+    # The refusal is on the next page: wait for it, not the heading both share.
+    expect(page.get_by_role("alert")).to_contain_text("corrigez le code ci-dessous")
     crawl.inspect(f"{urlsplit(page.url).path} (code erroné)")
     page.get_by_label(re.compile(r"^Code\s*:?$")).fill(fresh_otp(user))
     page.get_by_role("button", name="Vérifier").click()

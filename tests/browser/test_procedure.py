@@ -113,6 +113,7 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     president.expect_state("En attente d'un référent")
     president.axe("page de la demande (Président, à attribuer)")
     page.get_by_role("link", name="Attribuer à un référent").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Attribuer la demande {reference} à un référent")
     president.axe("formulaire d'attribution")
     field(page, "Référent").select_option(label="Julie Martin")
     page.get_by_role("button", name="Attribuer").click()
@@ -153,6 +154,7 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     page = dg.open_request("Contrôle de légalité", reference)
     dg.axe("page de la demande (DG, contrôle)")
     page.get_by_role("link", name="Contrôler la légalité et décider").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Contrôle de légalité de la demande {reference}")
     dg.axe("formulaire de contrôle de légalité")
     dg.screenshot("review")
     expect(
@@ -163,6 +165,7 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     dg.expect_message("Proposition approuvée. La réponse attend les deux signatures.")
     dg.expect_state("Réponse à signer")
     page.get_by_role("link", name="Signer la réponse").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Signer la réponse {reference}")
     dg.axe("formulaire de signature")
     field(page, "Code de votre application d'authentification (confirme la signature)").fill(
         fresh_otp(dg.user)

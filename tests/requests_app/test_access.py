@@ -18,8 +18,17 @@ from accounts.models import ApiToken
 from tests.conftest import CANARY_FIRST, CANARY_NAME, CANARY_NISS, fresh_otp, reread
 
 CANARIES = [CANARY_NAME, CANARY_FIRST, CANARY_NISS, "CANARYINFO", "CANARYRUE", "CANARYMOTIF"]
-ROLES = ["secretariat", "president", "dg", "referent", "other_referent", "auditor", "outsider"]
-STAFF = {"secretariat", "president", "dg", "referent", "other_referent", "auditor"}
+ROLES = [
+    "secretariat",
+    "president",
+    "dg",
+    "referent",
+    "other_referent",
+    "auditor",
+    "dpo",
+    "outsider",
+]
+STAFF = {"secretariat", "president", "dg", "referent", "other_referent", "auditor", "dpo"}
 CONTENT = {"president", "dg", "referent"}
 REGISTER = {"secretariat", "president", "dg", "referent", "other_referent"}
 

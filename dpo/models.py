@@ -1,0 +1,1 @@
+"""The DPO's desk keeps its own records here (the retention schedule, legal holds)."""
