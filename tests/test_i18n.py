@@ -26,6 +26,7 @@ SOURCES = [
     "audit",
     "common",
     "config",
+    "dpo",
     "legal_basis",
     "letters",
     "requests_app",
