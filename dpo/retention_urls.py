@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import retention_views
 
 app_name = "retention"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", retention_views.report, name="report"),
+    path("gel/", retention_views.place_hold, name="hold"),
+    path("gel/<int:pk>/lever/", retention_views.lift_hold, name="lift"),
+]

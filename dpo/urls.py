@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "dpo"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("registre/", views.register, name="register"),
+    path("registre/export/", views.register_export, name="register_export"),
+    path("registre-des-traitements/", views.processing_record, name="processing_record"),
+]

@@ -16,8 +16,8 @@ from datetime import date
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from legal_basis.models import LegalBasis
-from requests_app.inputs import ItemData
+from legal_basis.models import DataCategory, LegalBasis, RequesterKind
+from requests_app.inputs import AccessReplyData, ItemData, RecipientData
 from requests_app.models import DisclosureRequest, InadmissibilityReason, ReplyKind
 
 from . import citations
@@ -231,6 +231,91 @@ def _acknowledgement(disclosure_request: DisclosureRequest, day: date) -> list[s
     ]
 
 
+def _recipient(disclosure: RecipientData) -> str:
+    """One letter that disclosed information about the person, as the access
+    reply lists it: when, to whom (kind and organisation, never a person's
+    name), which categories of data."""
+    recipient = str(RequesterKind(disclosure.requester_kind).label)
+    if disclosure.requester_organisation.strip():
+        recipient = f"{recipient}, {_line(disclosure.requester_organisation)}"
+    return gettext("%(date)s: %(recipient)s — %(category)s") % {
+        "date": french_date(disclosure.dispatched_on),
+        "recipient": recipient,
+        "category": ", ".join(
+            str(DataCategory(category).label) for category in disclosure.data_categories
+        ),
+    }
+
+
+def _access(
+    disclosure_request: DisclosureRequest,
+    day: date,
+    legal_bases: Sequence[LegalBasis],
+    summary: AccessReplyData,
+) -> list[str]:
+    """The reply to the person's own access request (the GDPR's right of access).
+
+    It reads the same whether or not something is withheld: what the law keeps
+    secret from the person (ADMINISTRATIVE_ONLY bases) is left out without a word, and the
+    withholding is recorded on the request for the DG, never in the letter."""
+    lines = [
+        gettext(
+            "We acknowledge receipt of %(request)s, by which you ask to access the personal "
+            "data about you that the centre processes in its register of requests for "
+            "information covered by professional secrecy."
+        )
+        % {"request": request_phrase(disclosure_request)},
+    ]
+    lines.extend(_paragraphs(legal_bases, day, "reply_paragraph_accepted"))
+    lines.append(gettext("Categories of personal data about you held in this register:"))
+    lines.extend(f"- {DataCategory(category).label}" for category in summary.categories)
+    lines.append(gettext("These data are processed for the following purposes:"))
+    lines.append(
+        "- "
+        + gettext(
+            "examining the requests of authorities and third parties for information about "
+            "you covered by professional secrecy, and answering them within what the law allows"
+        )
+    )
+    lines.append(
+        "- "
+        + gettext(
+            "keeping the record of these requests and of the information disclosed, for "
+            "which the centre must account"
+        )
+    )
+    if summary.recipients:
+        lines.append(
+            ngettext(
+                "The following recipient received information about you from the centre:",
+                "The following recipients received information about you from the centre:",
+                len(summary.recipients),
+            )
+        )
+        lines.extend(f"- {_recipient(d)}" for d in summary.recipients)
+    else:
+        lines.append(
+            gettext("No information about you from this register has been disclosed to anyone.")
+        )
+    lines.append(
+        gettext(
+            "These data come from the requests addressed to the centre about you and from "
+            "the centre's own files. Data concerning other persons are not included in this "
+            "reply."
+        )
+    )
+    lines.append(
+        gettext(
+            "You may ask for inaccurate data about you to be corrected. For any question about "
+            "the processing of your data, you may contact the centre's data protection "
+            "officer, whose details appear at the foot of this letter. You may also lodge a "
+            "complaint with the Data Protection Authority."
+        )
+    )
+    lines.append(_contact(disclosure_request))
+    return lines
+
+
 def compose_reply_body(
     disclosure_request: DisclosureRequest,
     kind: str,
@@ -238,10 +323,12 @@ def compose_reply_body(
     items: Sequence[ItemData],
     *,
     decided_on: date | None = None,
+    access: AccessReplyData | None = None,
 ) -> str:
     """The reply's text, built only from the decision, in the active language,
     with the law in force on `decided_on` (the Reply's decision date; today
-    when not given, as Reply.decided_on's default).
+    when not given, as Reply.decided_on's default). An access reply lists
+    `access`, which the service reads (requests_app.queries.access_summary).
 
     Raises LetterUnavailable when the catalogue has no rule of secrecy in
     force on that date.
@@ -253,6 +340,8 @@ def compose_reply_body(
         lines = _inadmissibility(disclosure_request, day)
     elif kind == ReplyKind.REFUSAL:
         lines = _refusal(disclosure_request, day, legal_bases)
+    elif kind == ReplyKind.ACCESS:
+        lines = _access(disclosure_request, day, legal_bases, access or AccessReplyData())
     else:
         lines = _disclosure(day, legal_bases, items)
     return "\n".join(lines)

@@ -88,6 +88,7 @@ LETTER_KINDS = (
     ReplyKind.REFUSAL,
     ReplyKind.INADMISSIBILITY,
     ReplyKind.ACKNOWLEDGEMENT,
+    ReplyKind.ACCESS,
 )
 
 

@@ -24,6 +24,7 @@ from .errors import NotAllowed
 from .models import (
     DisclosureRequest,
     State,
+    may_extend_access_deadline,
     may_prepare_acknowledgement,
     may_record_acknowledgement_dispatch,
     may_sign_acknowledgement,
@@ -153,6 +154,8 @@ def available_actions(disclosure_request: DisclosureRequest, user: User) -> set[
             actions.add(name)
     if may_correct_registration(disclosure_request, user):
         actions.add("correct_registration")
+    if may_extend_access_deadline(disclosure_request, user):
+        actions.add("extend_access_deadline")
     return actions
 
 

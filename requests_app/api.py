@@ -3,6 +3,7 @@ same services and access rules. Token authentication."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -32,13 +33,16 @@ from .models import (
     Civility,
     DisclosureRequest,
     DispatchChannel,
+    IdentityVerification,
     Proposal,
     RequesterFunction,
+    RequestKind,
     State,
 )
 from .permissions import can_see_content
 from .queries import WORK_QUEUES
 from .validation import (
+    ORAL_FORBIDDEN_PERSON_FIELDS,
     detect_scan_type,
     intake_date_errors,
     normalise_national_number,
@@ -98,6 +102,8 @@ class RegisterEntrySerializer(serializers.ModelSerializer[DisclosureRequest]):
             "requester_organisation",
             "requester_reference",
             "requester_deadline",
+            "kind",
+            "due_on",
             "state",
             "state_label",
             "is_overdue",
@@ -227,6 +233,42 @@ class IntakeSerializer(serializers.Serializer[Any]):
     persons = serializers.JSONField(required=False, help_text="A list of persons (JSON).")
     follows = serializers.IntegerField(required=False, allow_null=True, default=None)
     scan = serializers.FileField(required=False, allow_null=True, default=None)
+    kind = serializers.ChoiceField(
+        choices=RequestKind.choices,
+        required=False,
+        default=RequestKind.LIFT_SECRECY.value,
+        help_text="subject_access: the person's own access request (the GDPR's right of access).",
+    )
+    identity_verification = serializers.ChoiceField(
+        choices=IdentityVerification.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="How the person's identity was verified (an access request only).",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # An oral request never carries the person's birth date or national
+        # number: refused by name before anything else is read.
+        if hasattr(data, "get") and data.get("channel") == Channel.ORAL:
+            persons = data.get("persons")
+            if isinstance(persons, str):  # a multipart body carries the JSON as text
+                try:
+                    persons = json.loads(persons)
+                except ValueError:
+                    persons = None
+            offending = {
+                f"persons[{index}].{name}": [
+                    _("Not recorded for an oral request: remove this field.")
+                ]
+                for index, person in enumerate(persons if isinstance(persons, list) else [])
+                if isinstance(person, dict)
+                for name in ORAL_FORBIDDEN_PERSON_FIELDS
+                if person.get(name) not in (None, "")
+            }
+            if offending:
+                raise serializers.ValidationError(offending)
+        return super().to_internal_value(data)
 
     def validate_persons(self, value: Any) -> list[PersonData]:
         if not isinstance(value, list) or len(value) > 10:
@@ -339,6 +381,15 @@ def _represent(disclosure_request: DisclosureRequest, user: User) -> dict[str, A
             opinions=OpinionOutSerializer(disclosure_request.opinions.all(), many=True).data,
             flags=[asdict(f) for f in _flags(disclosure_request)],
         )
+        if disclosure_request.is_subject_access():
+            data.update(
+                identity_verification=disclosure_request.identity_verification,
+                identity_verified_at=disclosure_request.identity_verified_at,
+                deadline_extended_at=disclosure_request.deadline_extended_at,
+                deadline_extension_reason=disclosure_request.deadline_extension_reason,
+            )
+            if user.has_role(Role.DIRECTOR_GENERAL):
+                data["withheld_request_ids"] = disclosure_request.access_withheld_request_ids
     reply = getattr(disclosure_request, "reply", None)
     if reply is not None and access.sees_reply(user, disclosure_request):
         data["reply"] = ReplyOutSerializer(reply).data
@@ -401,6 +452,8 @@ def request_list(request: Request) -> Response:
             requester_civility=d["requester_civility"],
             documents=list(d["documents"]),
             persons=d.get("persons", []),
+            kind=d["kind"],
+            identity_verification=d["identity_verification"],
         )
         disclosure_request = services.register_request(
             data,
@@ -761,4 +814,33 @@ def annul(request: Request, pk: int) -> Response:
     disclosure_request = _checked(request, pk, "annul", {"annul"}, content=False)
     reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
     services.annul(disclosure_request, actor=user, reason=str(reason))
+    return _done(disclosure_request, user)
+
+
+@extend_schema(
+    request=inline_serializer("Empty", fields={}),
+    responses={200: OpenApiResponse()},
+    summary="Prepare the reply to the person's access request (DG)",
+)
+@api_view(["POST"])
+def access_reply(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(request, pk, "prepare_access_reply", {"prepare_access_reply"})
+    services.prepare_access_reply(disclosure_request, actor=user)
+    return _done(disclosure_request, user)
+
+
+@extend_schema(
+    request=inline_serializer("ExtendDeadline", fields={"reason": serializers.CharField()}),
+    responses={200: OpenApiResponse()},
+    summary="Extend an access request's deadline by two months, once (DG)",
+)
+@api_view(["POST"])
+def extend_deadline(request: Request, pk: int) -> Response:
+    user = _user(request)
+    disclosure_request = _checked(
+        request, pk, "extend_access_deadline", {"extend_access_deadline"}, content=False
+    )
+    reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
+    services.extend_access_deadline(disclosure_request, actor=user, reason=str(reason))
     return _done(disclosure_request, user)

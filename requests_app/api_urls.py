@@ -25,5 +25,9 @@ urlpatterns = [
     path("requests/<int:pk>/withdraw/", api.withdraw, name="request-withdraw"),
     path("requests/<int:pk>/correct/", api.correct, name="request-correct"),
     path("requests/<int:pk>/annul/", api.annul, name="request-annul"),
+    path("requests/<int:pk>/access-reply/", api.access_reply, name="request-access-reply"),
+    path(
+        "requests/<int:pk>/extend-deadline/", api.extend_deadline, name="request-extend-deadline"
+    ),
     path("", include("legal_basis.api_urls")),
 ]

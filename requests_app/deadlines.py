@@ -7,6 +7,7 @@ Non-working days are Saturdays, Sundays, the Belgian public holidays of the
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -76,3 +77,32 @@ def due_date(requester_kind: str, received_on: date, requester_deadline: date | 
         .first()
     )
     return add_working_days(received_on, default or FALLBACK_WORKING_DAYS)
+
+
+# --------------------------------------------------------------------------
+# Access requests of the person concerned (the GDPR's deadline): calendar months,
+# not working days.
+
+# The answer is due one month after receipt ...
+ACCESS_MONTHS = 1
+# ... and the controller may extend that once, by two further months, with a reason.
+ACCESS_EXTENSION_MONTHS = 2
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later, clamped to the month's
+    end: 31 January + 1 month is 28 (or 29) February."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def access_due_date(received_on: date) -> date:
+    """When the reply to an access request is due: one month after receipt."""
+    return add_months(received_on, ACCESS_MONTHS)
+
+
+def extended_access_due_date(received_on: date) -> date:
+    """The due date once extended: two further months, counted from receipt
+    (three months in all), so that a clamped first month does not shorten them."""
+    return add_months(received_on, ACCESS_MONTHS + ACCESS_EXTENSION_MONTHS)

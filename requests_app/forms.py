@@ -34,12 +34,15 @@ from .models import (
     Civility,
     DisclosureRequest,
     DispatchChannel,
+    IdentityVerification,
     Proposal,
     RequesterFunction,
+    RequestKind,
     State,
 )
 from .queries import CONTENT_CRITERIA
 from .validation import (
+    ORAL_FORBIDDEN_PERSON_FIELDS,
     detect_scan_type,
     intake_date_errors,
     normalise_national_number,
@@ -56,7 +59,34 @@ class IntakeForm(forms.Form):
     received_on = forms.DateField(
         label=_("Date of receipt"), widget=DATE_WIDGET, validators=[validate_received_on]
     )
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    channel = forms.ChoiceField(
+        label=_("Channel"),
+        choices=Channel.choices,
+        help_text=_(
+            "For an oral request, only who called, when, from which organisation and a short "
+            "summary are kept: never the date of birth or the national register number of "
+            "the person concerned."
+        ),
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind of request"),
+        choices=RequestKind.choices,
+        initial=RequestKind.LIFT_SECRECY,
+        required=False,
+        help_text=_(
+            "A person asking for their own data makes an access request (GDPR): it follows "
+            "its own path, with a one-month deadline."
+        ),
+    )
+    identity_verification = forms.ChoiceField(
+        label=_("Identity of the person verified by"),
+        choices=[("", _("— Not stated —")), *IdentityVerification.choices],
+        required=False,
+        help_text=_(
+            "Required for an access request of the person concerned; recorded with "
+            "your name and the time."
+        ),
+    )
     requester_kind = forms.ChoiceField(label=_("Kind of requester"), choices=RequesterKind.choices)
     requester_name = forms.CharField(label=_("Name of the requester"), max_length=200)
     requester_function = forms.ChoiceField(
@@ -123,6 +153,23 @@ class IntakeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if not cleaned.get("kind"):
+            cleaned["kind"] = RequestKind.LIFT_SECRECY.value
+        if cleaned["kind"] == RequestKind.SUBJECT_ACCESS:
+            if not cleaned.get("identity_verification"):
+                self.add_error(
+                    "identity_verification",
+                    gettext("Say how the identity of the person was verified."),
+                )
+            if cleaned.get("channel") == Channel.ORAL:
+                self.add_error(
+                    "channel", gettext("An access request is made in writing or at the desk.")
+                )
+        elif cleaned.get("identity_verification"):
+            self.add_error(
+                "identity_verification",
+                gettext("Only an access request of the person concerned records this."),
+            )
         for name, error in intake_date_errors(
             received_on=cleaned.get("received_on"),
             requester_letter_date=cleaned.get("requester_letter_date"),
@@ -152,9 +199,13 @@ class PersonForm(forms.Form):
         required=False,
         widget=DATE_WIDGET,
         validators=[validate_birth_date],
+        help_text=_("Leave empty for an oral request: it is not recorded."),
     )
     national_number = forms.CharField(
-        label=_("National register number"), max_length=20, required=False
+        label=_("National register number"),
+        max_length=20,
+        required=False,
+        help_text=_("Leave empty for an oral request: it is not recorded."),
     )
     cpas_file_number = forms.CharField(label=_("CPAS file no."), max_length=50, required=False)
 
@@ -189,6 +240,24 @@ PersonFormSet = forms.formset_factory(
 )
 
 
+def refuse_oral_identifiers(form: IntakeForm, persons: forms.BaseFormSet[Any]) -> bool:
+    """Mark, on a valid oral intake, every birth date and national number
+    given for a person; True when there was one (the intake is then refused)."""
+    if form.cleaned_data.get("channel") != Channel.ORAL:
+        return False
+    refused = False
+    for person in persons:
+        if not person.has_changed():
+            continue
+        for name in ORAL_FORBIDDEN_PERSON_FIELDS:
+            if person.cleaned_data.get(name):
+                person.add_error(
+                    name, gettext("Not recorded for an oral request: leave this field empty.")
+                )
+                refused = True
+    return refused
+
+
 def intake_data(form: IntakeForm, persons: list[PersonData]) -> IntakeData:
     d = form.cleaned_data
     return IntakeData(
@@ -207,6 +276,8 @@ def intake_data(form: IntakeForm, persons: list[PersonData]) -> IntakeData:
         requester_civility=d.get("requester_civility", ""),
         documents=list(d.get("documents", [])),
         persons=persons,
+        kind=d.get("kind") or RequestKind.LIFT_SECRECY.value,
+        identity_verification=d.get("identity_verification", ""),
     )
 
 
@@ -226,7 +297,10 @@ class CorrectionForm(IntakeForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The channel and the kind of request set its path at intake.
         del self.fields["channel"]
+        del self.fields["kind"]
+        del self.fields["identity_verification"]
         scan = self.fields["scan"]
         scan.label = _("New scan of the letter (PDF, PNG, JPEG or TIFF)")
         scan.help_text = _("Only to replace the stored scan; leave empty to keep it.")
@@ -291,6 +365,17 @@ class AnnulForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_(
             "Kept with the request and shown on its page; it never enters the audit trail."
+        ),
+    )
+
+
+class ExtendDeadlineForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the extension"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "The person must be told of the extension and its reasons within the first month. "
+            "Kept with the request; it never enters the audit trail."
         ),
     )
 

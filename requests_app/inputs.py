@@ -41,6 +41,30 @@ class IntakeData:
     requester_civility: str = ""
     documents: list[str] = field(default_factory=list)
     persons: list[PersonData] = field(default_factory=list)
+    # models.RequestKind: a request to lift the secret, or the person's own
+    # access request (the GDPR's right of access), which needs the verification of identity.
+    kind: str = "lift_secrecy"
+    identity_verification: str = ""
+
+
+@dataclass(frozen=True)
+class RecipientData:
+    """One disclosure about the person, as their access reply lists it."""
+
+    dispatched_on: date
+    requester_kind: str
+    requester_organisation: str
+    # The DataCategory values of the information this letter disclosed.
+    data_categories: tuple[str, ...]
+
+
+@dataclass
+class AccessReplyData:
+    """What the reply to an access request lists (queries.access_summary):
+    the categories of data held, the recipients; never what is withheld."""
+
+    categories: list[str] = field(default_factory=list)
+    recipients: list[RecipientData] = field(default_factory=list)
 
 
 @dataclass

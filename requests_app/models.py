@@ -60,6 +60,8 @@ class State(models.TextChoices):
     RECEIVED = "received", _("Received")
     CLOSED_ORAL = "closed_oral", _("Closed: oral request, cannot be processed")
     AWAITING_ASSIGNMENT = "awaiting_assignment", _("Waiting for a referent")
+    # A data-subject access request (the GDPR's right of access): the DG prepares the reply.
+    AWAITING_ACCESS_REPLY = "awaiting_access_reply", _("Access request: reply to prepare (DG)")
     AWAITING_OPINION = "awaiting_opinion", _("Opinion in preparation")
     AWAITING_REVIEW = "awaiting_review", _("Legality review (DG)")
     AWAITING_SIGNATURES = "awaiting_signatures", _("Reply to sign")
@@ -73,6 +75,7 @@ class State(models.TextChoices):
 
 OPEN_STATES = [
     State.AWAITING_ASSIGNMENT,
+    State.AWAITING_ACCESS_REPLY,
     State.AWAITING_OPINION,
     State.AWAITING_REVIEW,
     State.AWAITING_SIGNATURES,
@@ -84,6 +87,23 @@ WITHDRAWABLE_STATES = OPEN_STATES
 ANNULLABLE_STATES = OPEN_STATES
 # The states in which a reply awaits its signatures: a signer may decline.
 SIGNING_STATES = [State.AWAITING_SIGNATURES, State.PARTIALLY_SIGNED]
+
+
+class RequestKind(models.TextChoices):
+    """What the requester asks for: the path the request follows."""
+
+    LIFT_SECRECY = "lift_secrecy", _("Request to lift professional secrecy")
+    # The person asks about themself (the GDPR's right of access): not a request to lift
+    # the secret, and answered within one month (the GDPR's deadline).
+    SUBJECT_ACCESS = "subject_access", _("Access request of the person concerned")
+
+
+class IdentityVerification(models.TextChoices):
+    """How the identity of a person asking for their own data was verified."""
+
+    ID_CARD_AT_DESK = "id_card_at_desk", _("Identity card shown at the desk")
+    EID_SIGNED_LETTER = "eid_signed_letter", _("Letter signed with the electronic identity card")
+    ID_CARD_COPY = "id_card_copy", _("Copy of the identity card enclosed")
 
 
 class WithdrawalReason(models.TextChoices):
@@ -124,6 +144,8 @@ class ReplyKind(models.TextChoices):
     INADMISSIBILITY = "inadmissibility", _("Request inadmissible as it stands")
     # Sent alongside the examination; it decides nothing.
     ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement of receipt")
+    # The reply to the person's own access request (the GDPR's right of access).
+    ACCESS = "access", _("Reply to an access request")
 
 
 # Transition permissions. django-fsm calls these with (instance, user); the
@@ -202,6 +224,19 @@ def may_record_acknowledgement_dispatch(request: DisclosureRequest, user: User) 
     )
 
 
+def may_extend_access_deadline(request: DisclosureRequest, user: User) -> bool:
+    """The DG or the DPO may extend an access request's deadline by two
+    months (the GDPR's deadline): once, while it is open and not yet late."""
+    return (
+        (user.has_role(Role.DIRECTOR_GENERAL) or user.has_role(Role.DPO))
+        and request.is_subject_access()
+        and request.is_open
+        and request.deadline_extended_at is None
+        and request.due_on is not None
+        and timezone.localdate() <= request.due_on
+    )
+
+
 def _may_decline(request: Any, user: Any) -> bool:
     # Whoever may sign the letter now may decline to sign it.
     return _may_sign(request, user)
@@ -246,6 +281,13 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
 
     received_on = models.DateField()
     channel = models.CharField(max_length=32, choices=Channel.choices)
+    # db_default: rows written by raw SQL (the benches, the scale tests) too.
+    kind = models.CharField(
+        max_length=20,
+        choices=RequestKind.choices,
+        default=RequestKind.LIFT_SECRECY,
+        db_default=RequestKind.LIFT_SECRECY,
+    )
 
     requester_kind = models.CharField(max_length=32, choices=RequesterKind.choices)
     requester_name = models.CharField(max_length=200)
@@ -306,6 +348,29 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     # the letters (dpo/retention.py): what is left serves the statistics.
     personal_data_removed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # An access request (kind SUBJECT_ACCESS): how the person's identity was
+    # verified, by whom and when, recorded at intake.
+    identity_verification = models.CharField(
+        max_length=32, choices=IdentityVerification.choices, blank=True, db_default=""
+    )
+    identity_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    identity_verified_at = models.DateTimeField(null=True, blank=True)
+    # The one extension of an access request's deadline (the GDPR's deadline):
+    # when, by whom, and why (content: never in the audit trail).
+    deadline_extended_at = models.DateTimeField(null=True, blank=True)
+    deadline_extended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    deadline_extension_reason = models.TextField(blank=True, db_default="")
+    # Requests about the person left out of the access reply because the law
+    # keeps them secret from the person (the catalogue's ADMINISTRATIVE_ONLY bases): their
+    # ids, for the DG; set when the reply is prepared.
+    access_withheld_request_ids = models.JSONField(
+        default=list, blank=True, db_default=models.Value([], models.JSONField())
+    )
+
     if TYPE_CHECKING:
         persons: RelatedManager[ConcernedPerson]
         opinions: RelatedManager[Opinion]
@@ -313,6 +378,7 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
         replies: RelatedManager[Reply]
         corrections: RelatedManager[RegistrationCorrection]
         referent_id: int | None
+        identity_verified_by_id: int | None
 
         def get_available_user_state_transitions(self, user: User) -> Iterator[Transition]: ...
 
@@ -349,6 +415,37 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(
                 condition=~models.Q(state=State.WITHDRAWN) | ~models.Q(withdrawal_reason=""),
                 name="disclosure_request_withdrawal_has_reason",
+            ),
+            # An access request comes from the person, in writing, with the
+            # verification of their identity recorded.
+            models.CheckConstraint(
+                condition=~models.Q(kind=RequestKind.SUBJECT_ACCESS)
+                | (
+                    models.Q(requester_kind=RequesterKind.PERSON_CONCERNED)
+                    & ~models.Q(channel=Channel.ORAL)
+                    & ~models.Q(identity_verification="")
+                    & models.Q(identity_verified_by__isnull=False)
+                    & models.Q(identity_verified_at__isnull=False)
+                ),
+                name="disclosure_request_access_identity_verified",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind=RequestKind.SUBJECT_ACCESS)
+                | models.Q(identity_verification="", deadline_extended_at__isnull=True),
+                name="disclosure_request_access_fields_only_for_access",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(deadline_extended_at__isnull=True)
+                | (
+                    ~models.Q(deadline_extension_reason="")
+                    & models.Q(deadline_extended_by__isnull=False)
+                ),
+                name="disclosure_request_extension_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=State.AWAITING_ACCESS_REPLY)
+                | models.Q(kind=RequestKind.SUBJECT_ACCESS),
+                name="disclosure_request_access_reply_only_for_access",
             ),
             models.CheckConstraint(
                 condition=~models.Q(state=State.ANNULLED)
@@ -403,8 +500,18 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     def is_oral(self) -> bool:
         return self.channel == Channel.ORAL
 
+    def is_subject_access(self) -> bool:
+        return self.kind == RequestKind.SUBJECT_ACCESS
+
+    def has_identity_verified(self) -> bool:
+        return bool(
+            self.identity_verification
+            and self.identity_verified_by_id is not None
+            and self.identity_verified_at is not None
+        )
+
     def is_written_and_admissible(self) -> bool:
-        return not self.is_oral() and not self.inadmissibility_reasons
+        return not (self.is_oral() or self.inadmissibility_reasons or self.is_subject_access())
 
     def is_written_and_inadmissible(self) -> bool:
         return not self.is_oral() and bool(self.inadmissibility_reasons)
@@ -494,6 +601,27 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     )
     def declare_inadmissible(self) -> None:
         pass
+
+    @fsm.transition(
+        field=state,
+        source=State.RECEIVED,
+        target=State.AWAITING_ACCESS_REPLY,
+        conditions=[is_subject_access, has_identity_verified],  # type: ignore[list-item]
+        permission=_is_secretariat,
+    )
+    def accept_access_request(self) -> None:
+        """The person's own request (the GDPR's right of access), their identity verified:
+        no referent, no opinion; the DG prepares the reply."""
+
+    @fsm.transition(
+        field=state,
+        source=State.AWAITING_ACCESS_REPLY,
+        target=State.AWAITING_SIGNATURES,
+        conditions=[is_subject_access, has_identity_verified],  # type: ignore[list-item]
+        permission=_is_dg,
+    )
+    def prepare_access_reply(self) -> None:
+        """The DG draws up the access reply: it goes to both signatures."""
 
     # Examination
 
@@ -624,7 +752,13 @@ class DisclosureRequest(fsm.ConcurrentTransitionMixin, models.Model):
     @fsm.transition(
         field=state,
         source=SIGNING_STATES,
-        target=State.AWAITING_REVIEW,
+        # An access reply goes back to the DG, who prepares it again.
+        target=fsm.GET_STATE(
+            lambda self: (
+                State.AWAITING_ACCESS_REPLY if self.is_subject_access() else State.AWAITING_REVIEW
+            ),
+            states=[State.AWAITING_REVIEW, State.AWAITING_ACCESS_REPLY],
+        ),
         conditions=[has_reply],  # type: ignore[list-item]
         permission=_may_decline,
     )
@@ -937,7 +1071,14 @@ class Reply(models.Model):
         verbose_name_plural = _("official replies")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind__in=[ReplyKind.INADMISSIBILITY, ReplyKind.ACKNOWLEDGEMENT])
+                condition=models.Q(
+                    kind__in=[
+                        ReplyKind.INADMISSIBILITY,
+                        ReplyKind.ACKNOWLEDGEMENT,
+                        # The DG's preparation of the access reply is its decision.
+                        ReplyKind.ACCESS,
+                    ]
+                )
                 | models.Q(decided_by_review__isnull=False)
                 | models.Q(decided_by_opinion__isnull=False),
                 name="reply_follows_a_decision",

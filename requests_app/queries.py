@@ -163,6 +163,14 @@ WORK_QUEUES: tuple[WorkQueue, ...] = (
         shown_empty_to=(Role.DIRECTOR_GENERAL,),
     ),
     WorkQueue(
+        key="access_reply",
+        title=_("Access requests to answer"),
+        help_text=_("Persons asking for their own data: the reply to prepare"),
+        task=_("prepare the reply to the access request"),
+        states=(State.AWAITING_ACCESS_REPLY,),
+        transitions=("prepare_access_reply",),
+    ),
+    WorkQueue(
         key="sign",
         title=_("To sign"),
         help_text=_("Replies waiting for signature"),
@@ -1007,6 +1015,8 @@ class Outcome(TextChoices):
     ORAL = "oral", _("Oral request, not processed")
     WITHDRAWN = "withdrawn", _("Withdrawn")
     ANNULLED = "annulled", _("Annulled")
+    # A person's own access request (GDPR art. 15) answered: no secret was lifted.
+    ACCESS_ANSWERED = "access_answered", _("Access request answered")
     OPEN = "open", _("Not answered yet")
 
 
@@ -1051,6 +1061,10 @@ def outcome_expression() -> Case:
             answered & Exists(answer.filter(kind=ReplyKind.INADMISSIBILITY)),
             then=Value(Outcome.INADMISSIBLE.value),
         ),
+        When(
+            answered & Exists(answer.filter(kind=ReplyKind.ACCESS)),
+            then=Value(Outcome.ACCESS_ANSWERED.value),
+        ),
         When(answered & Exists(in_part), then=Value(Outcome.DISCLOSED_IN_PART.value)),
         When(
             answered & Exists(answer.filter(kind=ReplyKind.DISCLOSURE)),
@@ -1067,7 +1081,8 @@ def with_outcome(requests: QuerySet[DisclosureRequest]) -> QuerySet[DisclosureRe
 
 def secret_from_the_person() -> set[int]:
     """Ids of the catalogue rows whose requests the person must not learn of
-    (art. 46bis/1 CIC, C.C. 44/2019): the feature says so, not the code."""
+    (the procureur's terrorism request, C.C. 44/2019): the catalogue's
+    ADMINISTRATIVE_ONLY feature says so, not a code written here."""
     return {
         pk
         for pk, features in LegalBasis.objects.values_list("pk", "features")
@@ -1106,8 +1121,10 @@ class Disclosure:
 
 def disclosures_about(person: Q) -> list[Disclosure]:
     """Every disclosure about the persons `person` designates, oldest first:
-    the items of dispatched disclosure letters. A letter resting on a basis
-    secret from the person (46bis/1) is left out: it is never listed here."""
+    the items of dispatched disclosure letters. A request the law keeps secret
+    from the person (`withheld_from_the_person`) is left out, and so is any
+    letter resting on such a basis: they are never listed here, so that the
+    register and the reply to the person's own access request agree."""
     secret = secret_from_the_person()
     requests = ConcernedPerson.objects.filter(person).values("request_id")
     replies = Reply.objects.filter(
@@ -1118,7 +1135,11 @@ def disclosures_about(person: Q) -> list[Disclosure]:
         request__dispatched_on__isnull=False,
     )
     if secret:
-        replies = replies.exclude(legal_bases__in=secret).exclude(items__legal_basis__in=secret)
+        replies = (
+            replies.exclude(legal_bases__in=secret)
+            .exclude(items__legal_basis__in=secret)
+            .exclude(request_id__in=withheld_from_the_person(person))
+        )
     items = (
         ReplyItem.objects.filter(reply__in=replies)
         .order_by("reply__request__dispatched_on", "reply__request__reference", "position")
@@ -1134,4 +1155,112 @@ def disclosures_about(person: Q) -> list[Disclosure]:
             "data_category",
         )
     )
-    return [Disclosure(*row) for row in items]
+    return [
+        Disclosure(pk, reference, dispatched, kind, organisation, code, title, citation, category)
+        for pk, reference, dispatched, kind, organisation, code, title, citation, category in items
+        # Always set: the filter above asks for it.
+        if dispatched is not None
+    ]
+
+
+# --- The person's own access request (the GDPR's right of access) ---------------------------
+
+
+def access_person(disclosure_request: DisclosureRequest) -> Q | None:
+    """The persons concerned an access request designates (on `ConcernedPerson`):
+    the requester themself, by national number or by last name and birth date
+    (either matches: older requests may hold only one of them). None when the
+    request identifies nobody that precisely."""
+    designated: Q | None = None
+    for person in disclosure_request.persons.all():
+        if person.national_number:
+            found = person_lookup(national_number=person.national_number)
+            designated = found if designated is None else designated | found
+        if person.last_name.strip() and person.birth_date is not None:
+            found = person_lookup(last_name=person.last_name, birth_date=person.birth_date)
+            designated = found if designated is None else designated | found
+    return designated
+
+
+def access_bases(day: date) -> list[LegalBasis]:
+    """The catalogue's bases on which the person asks for their own data: the
+    request bases in force on `day` written for the person concerned (a card
+    open to every requester, such as consent, is not one of them)."""
+    from legal_basis.models import BasisRole
+
+    return [
+        basis
+        for basis in LegalBasis.objects.in_force_on(day).order_by("code")
+        if basis.role == BasisRole.REQUEST_BASIS
+        and RequesterKind.PERSON_CONCERNED in basis.requester_kinds
+    ]
+
+
+def withheld_from_the_person(person: Q) -> list[int]:
+    """Ids of the requests about the persons `person` designates that the law
+    keeps secret from them (the catalogue's ADMINISTRATIVE_ONLY feature): a request whose
+    opinion, decision or letter rests on a basis with the ADMINISTRATIVE_ONLY
+    feature, or whose cited provision names one. Never listed in a reply to
+    the person; the DG sees them on the access request."""
+    from legal_basis.flags import matching_bases
+
+    from .models import RequestKind
+
+    secret = secret_from_the_person()
+    if not secret:
+        return []
+    about = DisclosureRequest.objects.filter(
+        pk__in=Subquery(ConcernedPerson.objects.filter(person).values("request_id")),
+        kind=RequestKind.LIFT_SECRECY,
+    )
+    resting = about.filter(
+        Q(opinions__legal_bases__in=secret)
+        | Q(replies__legal_bases__in=secret)
+        | Q(replies__items__legal_basis__in=secret)
+    ).values_list("pk", flat=True)
+    withheld = set(resting)
+    bases = list(LegalBasis.objects.filter(pk__in=secret))
+    for pk, cited in about.exclude(cited_provision="").values_list("pk", "cited_provision"):
+        if matching_bases(cited, bases):
+            withheld.add(pk)
+    return sorted(withheld)
+
+
+@dataclass(frozen=True)
+class AccessSummary:
+    """What the reply to an access request tells the person about their data."""
+
+    # DataCategory values held about the person, in the order of DataCategory.
+    categories: list[str]
+    # The disclosures about them (recipients), those secret from the person left out.
+    recipients: list[Disclosure]
+    # Requests about them (the access request itself included) the reply accounts for.
+    requests: int
+    # Requests left out: the law keeps them secret from the person.
+    withheld_request_ids: list[int]
+
+
+def access_summary(disclosure_request: DisclosureRequest) -> AccessSummary:
+    """The data an access request's reply lists: the categories of data held
+    about the person (their identification, recorded on each request about
+    them, and the categories of the information disclosed), the recipients of
+    the disclosures, and the requests left out because the law keeps them
+    secret from the person. Nothing about third parties: no other person
+    concerned, no description written about the information, no requester's
+    name (the recipients are named by kind and organisation)."""
+    from legal_basis.models import DataCategory
+
+    person = access_person(disclosure_request)
+    if person is None:
+        return AccessSummary([DataCategory.IDENTIFICATION.value], [], 1, [])
+    withheld = withheld_from_the_person(person)
+    about = (
+        ConcernedPerson.objects.filter(person)
+        .exclude(request_id__in=withheld)
+        .values_list("request_id", flat=True)
+    )
+    request_ids = {*about, disclosure_request.pk}
+    recipients = [d for d in disclosures_about(person) if d.request_id not in withheld]
+    held = {DataCategory.IDENTIFICATION.value} | {d.data_category for d in recipients}
+    categories = [c for c in DataCategory.values if c in held]
+    return AccessSummary(categories, recipients, len(request_ids), withheld)

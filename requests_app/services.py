@@ -37,7 +37,7 @@ from common.storage import (
     track_write,
 )
 from legal_basis import flags
-from legal_basis.models import Effect, LegalBasis, SupportingDocument
+from legal_basis.models import Effect, LegalBasis, RequesterKind, SupportingDocument
 from letters import services as letters
 from letters.models import DocumentValidation, ReplyDocument
 
@@ -51,7 +51,15 @@ from .access import (
 )
 from .audit_objects import OBJECT_TYPE
 from .errors import ActionRefused, NotAllowed
-from .inputs import ChecklistData, CorrectionData, IntakeData, ItemData, PersonData
+from .inputs import (
+    AccessReplyData,
+    ChecklistData,
+    CorrectionData,
+    IntakeData,
+    ItemData,
+    PersonData,
+    RecipientData,
+)
 from .models import (
     SIGNING_STATES,
     Channel,
@@ -60,6 +68,7 @@ from .models import (
     ConcernedPerson,
     DisclosureRequest,
     DispatchChannel,
+    IdentityVerification,
     InadmissibilityReason,
     Opinion,
     OpinionItem,
@@ -70,6 +79,7 @@ from .models import (
     ReplyItem,
     ReplyKind,
     RequesterFunction,
+    RequestKind,
     Review,
     Signature,
     SignatureDecline,
@@ -80,7 +90,7 @@ from .models import (
     may_sign_acknowledgement,
 )
 from .permissions import VIEW_CONTENT, visible_requests
-from .validation import intake_date_errors
+from .validation import ORAL_FORBIDDEN_PERSON_FIELDS, intake_date_errors
 
 # ---------------------------------------------------------------------------
 # Plumbing shared by every use case
@@ -225,6 +235,79 @@ def _check_intake(data: IntakeData) -> None:
         )
 
 
+def oral_identifiers(data: IntakeData) -> list[str]:
+    """The person fields an oral request carries and must not (field names)."""
+    if data.channel != Channel.ORAL:
+        return []
+    return [
+        name
+        for name in ORAL_FORBIDDEN_PERSON_FIELDS
+        if any(getattr(person, name) for person in data.persons)
+    ]
+
+
+def _check_oral_minimum(data: IntakeData) -> None:
+    if oral_identifiers(data):
+        raise ActionRefused(
+            gettext(
+                "An oral request records neither the date of birth nor the national register "
+                "number of the person concerned: remove them. Nothing was recorded."
+            ),
+            cause="oral_identifiers",
+            http_status=400,
+        )
+
+
+def _check_access_intake(data: IntakeData) -> None:
+    """The person's own access request: from the person, in writing, about
+    themself alone, precisely identified, their identity verified."""
+    if data.kind not in RequestKind.values:
+        raise ActionRefused(
+            gettext("The registration is invalid: the kind of request is not one of the list."),
+            cause="invalid_intake",
+            http_status=400,
+        )
+    if data.kind != RequestKind.SUBJECT_ACCESS:
+        if data.identity_verification:
+            raise ActionRefused(
+                gettext(
+                    "The registration is invalid: the verification of identity belongs only "
+                    "to an access request of the person concerned."
+                ),
+                cause="invalid_intake",
+                http_status=400,
+            )
+        return
+    problems = []
+    if data.requester_kind != RequesterKind.PERSON_CONCERNED:
+        problems.append(gettext("the requester of an access request is the person concerned"))
+    if data.channel == Channel.ORAL:
+        problems.append(gettext("an access request is made in writing or at the desk"))
+    if data.identity_verification not in IdentityVerification.values:
+        problems.append(gettext("say how the identity of the person was verified"))
+    persons = data.persons
+    if len(persons) != 1:
+        problems.append(gettext("an access request concerns the requester alone: one person"))
+    elif not (
+        persons[0].last_name.strip()
+        and persons[0].first_names.strip()
+        and (persons[0].birth_date or persons[0].national_number)
+    ):
+        problems.append(
+            gettext(
+                "identify the person precisely (surname, first names, and date of birth or "
+                "national register number)"
+            )
+        )
+    if problems:
+        raise ActionRefused(
+            gettext("The access request cannot be registered: %(problems)s.")
+            % {"problems": _list_separator().join(problems)},
+            cause="invalid_access_request",
+            http_status=400,
+        )
+
+
 def _next_reference(year: int) -> tuple[int, str]:
     # Insert-if-missing, then lock: concurrent creators queue on the row.
     ReferenceCounter.objects.bulk_create(
@@ -279,7 +362,10 @@ def register_request(
             )
         if follows is not None and not visible_requests(actor).filter(pk=follows.pk).exists():
             raise NotAllowed()
+        _check_oral_minimum(data)
+        _check_access_intake(data)
         _check_intake(data)
+        is_access = data.kind == RequestKind.SUBJECT_ACCESS
         # The authority on the scan: magic bytes, parsing, active content; an
         # image is stored re-encoded, without its metadata.
         checked = (
@@ -308,13 +394,24 @@ def register_request(
                 cited_provision=data.cited_provision,
                 information_requested=data.information_requested,
                 requester_deadline=data.requester_deadline,
-                due_on=deadlines.due_date(
-                    data.requester_kind, data.received_on, data.requester_deadline
+                due_on=(
+                    deadlines.access_due_date(data.received_on)
+                    if is_access
+                    else deadlines.due_date(
+                        data.requester_kind, data.received_on, data.requester_deadline
+                    )
                 ),
                 follows=follows,
                 registered_by=actor,
-                inadmissibility_reasons=[] if is_oral else inadmissibility_reasons(data),
+                inadmissibility_reasons=(
+                    [] if is_oral or is_access else inadmissibility_reasons(data)
+                ),
+                kind=data.kind,
             )
+            if is_access:
+                disclosure_request.identity_verification = data.identity_verification
+                disclosure_request.identity_verified_by = actor
+                disclosure_request.identity_verified_at = timezone.now()
             scan_sha256 = ""
             if checked is not None:
                 scan_sha256 = hashlib.sha256(checked.data).hexdigest()
@@ -350,8 +447,18 @@ def register_request(
                     "follows": follows.pk if follows else None,
                 },
             }
+            if is_access:
+                registered["details"]["request_kind"] = data.kind
+                registered["details"]["identity_verification"] = data.identity_verification
             prepared: list[dict[str, Any]] = []
-            if is_oral:
+            if is_access:
+                outcome = _transition(
+                    disclosure_request,
+                    disclosure_request.accept_access_request,
+                    actor=actor,
+                    details={"due_on": deadlines.access_due_date(data.received_on).isoformat()},
+                )
+            elif is_oral:
                 outcome = _transition(
                     disclosure_request, disclosure_request.close_as_oral, actor=actor
                 )
@@ -930,12 +1037,13 @@ def _create_reply(
     opinion: Opinion | None = None,
     legal_bases: Sequence[LegalBasis] = (),
     items: Sequence[ItemData] = (),
+    access: AccessReplyData | None = None,
 ) -> Reply:
     # The law the letter states is the law in force on the day of the decision.
     decided_on = timezone.localdate()
     with _producing_letters():
         body = letters.compose_reply_body(
-            disclosure_request, kind, legal_bases, items, decided_on=decided_on
+            disclosure_request, kind, legal_bases, items, decided_on=decided_on, access=access
         )
     reply = Reply.objects.create(
         request=disclosure_request,
@@ -1768,6 +1876,149 @@ def annul(disclosure_request: DisclosureRequest, *, actor: User, reason: str) ->
             annulled["details"]["superseded_reply_ids"] = superseded
             log.append(**annulled)
     return disclosure_request
+
+
+# ---------------------------------------------------------------------------
+# The person's own access request (the GDPR's right of access)
+
+
+def extend_access_deadline(
+    disclosure_request: DisclosureRequest, *, actor: User, reason: str
+) -> DisclosureRequest:
+    """Extend an access request's deadline by two further months (the GDPR's
+    deadline): once, with a reason, before the deadline passes. The reason stays
+    on the request (the person must be told of it); the trail records that one
+    was given, never its text."""
+    with _recording_refusals(actor, "extend_access_deadline", disclosure_request):
+        if not (actor.has_role(Role.DIRECTOR_GENERAL) or actor.has_role(Role.DPO)):
+            raise NotAllowed()
+        if not reason.strip():
+            raise ActionRefused(
+                gettext("Give the reason for extending the deadline: the person must be told."),
+                cause="invalid_extension",
+                http_status=400,
+            )
+        with transaction.atomic():
+            current = _locked(disclosure_request)
+            if not current.is_subject_access():
+                raise ActionRefused(
+                    gettext(
+                        "Only the deadline of an access request of the person can be extended."
+                    ),
+                    cause="illegal_transition",
+                )
+            if not current.is_open:
+                raise ActionRefused(
+                    gettext(
+                        "This action is not possible in the request's current state (%(state)s)."
+                    )
+                    % {"state": current.get_state_display()},
+                    cause="illegal_transition",
+                )
+            if current.deadline_extended_at is not None:
+                raise ActionRefused(
+                    gettext("The deadline has already been extended once: it cannot be again."),
+                    cause="already_extended",
+                )
+            previous = current.due_on
+            if previous is None or timezone.localdate() > previous:
+                raise ActionRefused(
+                    gettext("The deadline has passed: it can be extended only before it expires."),
+                    cause="deadline_passed",
+                )
+            current.due_on = deadlines.extended_access_due_date(current.received_on)
+            current.deadline_extended_at = timezone.now()
+            current.deadline_extended_by = actor
+            current.deadline_extension_reason = reason.strip()
+            current.save(
+                update_fields=[
+                    "due_on",
+                    "deadline_extended_at",
+                    "deadline_extended_by",
+                    "deadline_extension_reason",
+                ]
+            )
+            log.append(
+                actor_id=actor.pk,
+                action="extend_access_deadline",
+                object_type=OBJECT_TYPE,
+                object_id=current.pk,
+                details={
+                    "reference": current.reference,
+                    "previous_due_on": previous.isoformat(),
+                    "due_on": current.due_on.isoformat(),
+                    "reason_given": True,
+                },
+            )
+    disclosure_request.refresh_from_db()
+    return disclosure_request
+
+
+def access_reply_data(disclosure_request: DisclosureRequest) -> tuple[AccessReplyData, list[int]]:
+    """What the access reply lists, and the requests it leaves out because
+    the law keeps them secret from the person (their ids, for the DG)."""
+    summary = queries.access_summary(disclosure_request)
+    # One line per letter that left the CPAS, with the categories it disclosed.
+    letters_sent: dict[int, list[queries.Disclosure]] = {}
+    for disclosure in summary.recipients:
+        letters_sent.setdefault(disclosure.request_id, []).append(disclosure)
+    data = AccessReplyData(
+        categories=list(summary.categories),
+        recipients=[
+            RecipientData(
+                dispatched_on=items[0].dispatched_on,
+                requester_kind=items[0].requester_kind,
+                requester_organisation=items[0].requester_organisation,
+                data_categories=tuple(dict.fromkeys(d.data_category for d in items)),
+            )
+            for items in letters_sent.values()
+        ],
+    )
+    return data, list(summary.withheld_request_ids)
+
+
+def prepare_access_reply(disclosure_request: DisclosureRequest, *, actor: User) -> Reply:
+    """The DG draws up the reply to the person's access request: the categories
+    of data held about them, the purposes, the recipients of their data; never
+    data about third parties, nor what the law keeps secret from the person
+    (ADMINISTRATIVE_ONLY bases), which is left out without a word in the letter and recorded on
+    the request for the DG. The letter then takes both signatures and is
+    dispatched as every reply."""
+    with (
+        _recording_refusals(actor, "prepare_access_reply", disclosure_request),
+        transaction.atomic(),
+    ):
+        data, withheld = access_reply_data(disclosure_request)
+        disclosure_request.access_withheld_request_ids = withheld
+        prepared = _transition(
+            disclosure_request,
+            disclosure_request.prepare_access_reply,
+            actor=actor,
+            details={
+                "categories": list(data.categories),
+                "recipients": len(data.recipients),
+                "withheld": len(withheld),
+                "withheld_request_ids": withheld,
+            },
+        )
+        try:
+            reply = _create_reply(
+                disclosure_request,
+                kind=ReplyKind.ACCESS,
+                legal_bases=queries.access_bases(timezone.localdate()),
+                access=data,
+            )
+        except ValueError as error:
+            # letters.rendering draws only the kinds it lists (LETTER_KINDS):
+            # a kind it does not know is a letter that cannot be produced.
+            raise ActionRefused(
+                gettext("The letter could not be produced. Notify the administrator."),
+                cause="letter_rendering_failed",
+                http_status=503,
+            ) from error
+        prepared["details"]["reply_id"] = reply.pk
+        log.append(**prepared)
+    return reply
 
 
 # ---------------------------------------------------------------------------

@@ -39,6 +39,8 @@ urlpatterns = [
     path("demandes/<int:pk>/retirer/", views.withdraw, name="withdraw"),
     path("demandes/<int:pk>/corriger/", views.correct, name="correct"),
     path("demandes/<int:pk>/annuler/", views.annul, name="annul"),
+    path("demandes/<int:pk>/acces/reponse/", views.access_reply, name="access_reply"),
+    path("demandes/<int:pk>/acces/prolonger/", views.extend_deadline, name="extend_deadline"),
     path(
         "demandes/<int:pk>/accuse/preparer/",
         views.acknowledgement_prepare,

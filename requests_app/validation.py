@@ -14,6 +14,12 @@ from PIL import Image, UnidentifiedImageError
 
 _NON_DIGITS = re.compile(r"[\s.\-/]")
 
+# What an oral request never records about the person concerned: nobody can
+# check who is on the line, so the call leaves no identifier of the person
+# behind (who called, when, from which organisation and a short summary are
+# kept). The web form, the API and the intake service all refuse them.
+ORAL_FORBIDDEN_PERSON_FIELDS = ("birth_date", "national_number")
+
 
 def normalise_national_number(value: str) -> str:
     """Return the 11 digits of a Belgian national register number, or raise.

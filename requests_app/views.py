@@ -25,10 +25,16 @@ from accounts import throttling
 from accounts.models import Role, User
 from common import storage
 from legal_basis.flags import matching_bases
-from legal_basis.models import LegalBasis, RequesterKind, SupportingDocument, VerificationTag
+from legal_basis.models import (
+    DataCategory,
+    LegalBasis,
+    RequesterKind,
+    SupportingDocument,
+    VerificationTag,
+)
 from letters import services as letters
 
-from . import access, queries, scan_checks, services
+from . import access, deadlines, queries, scan_checks, services
 from .forms import (
     DECISION_FORMS,
     AmendedItemFormSet,
@@ -38,6 +44,7 @@ from .forms import (
     CorrectionForm,
     DeclineToSignForm,
     DispatchForm,
+    ExtendDeadlineForm,
     IntakeForm,
     ItemFormSet,
     LetterParagraphForm,
@@ -53,6 +60,7 @@ from .forms import (
     is_contested,
     opinion_catalogue,
     persons_initial,
+    refuse_oral_identifiers,
 )
 from .inputs import IntakeData, ItemData
 from .models import (
@@ -64,6 +72,7 @@ from .models import (
     Proposal,
     Reply,
     ReplyKind,
+    RequestKind,
     State,
 )
 from .permissions import (
@@ -364,6 +373,9 @@ def create(request: HttpRequest) -> HttpResponse:
     checking = posted and "preview" in request.POST
     partial = checking and request.headers.get("X-Huisclos-Check") == "1"
     valid = posted and form.is_valid() and persons.is_valid()
+    # An oral request never records the person's birth date or national number.
+    if valid and refuse_oral_identifiers(form, persons):
+        valid = False
     data = intake_data(form, [p.to_data() for p in persons if p.has_changed()]) if valid else None
     if posted and "back" in request.POST:
         # Back from the confirmation: the form as it was filled, scan included.
@@ -439,6 +451,8 @@ def _intake_outcome(data: IntakeData) -> str:
     outcome it showed."""
     if data.channel == Channel.ORAL:
         return "oral"
+    if data.kind == RequestKind.SUBJECT_ACCESS:
+        return ""  # the person's own request: no legal provision to cite
     reasons = services.inadmissibility_reasons(data)
     return "inadmissible:" + ",".join(reasons) if reasons else ""
 
@@ -535,6 +549,11 @@ def _intake_message(disclosure_request: DisclosureRequest) -> str:
             )
             % ref
         )
+    if disclosure_request.state == State.AWAITING_ACCESS_REPLY:
+        return _(
+            "Access request %(reference)s recorded, with the verification of identity. "
+            "The reply is due on %(date)s; the Director general prepares it."
+        ) % {**ref, "date": formats.date_format(disclosure_request.due_on or "", "d/m/Y")}
     if disclosure_request.state == State.AWAITING_SIGNATURES:
         return (
             _(
@@ -586,6 +605,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "check": check,
             **_acknowledgement_context(user, disclosure_request, content=content),
             "superseded_letters": _superseded_letters(disclosure_request),
+            "withheld_from_access": _withheld_from_access(user, disclosure_request),
         },
     )
 
@@ -1812,3 +1832,107 @@ def annul(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpRe
         },
         status=status,
     )
+
+
+# ---------------------------------------------------------------------------
+# The person's own access request (the GDPR's right of access)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("prepare_access_reply", {"prepare_access_reply"})
+def access_reply(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    """The DG reads what the reply to the access request will list, and what
+    it leaves out because the law keeps it secret from the person, then has
+    the letter drawn up for both signatures."""
+    status = 200
+    if request.method == "POST":
+        try:
+            services.prepare_access_reply(disclosure_request, actor=_user(request))
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+            status = refusal.http_status
+        else:
+            messages.success(
+                request,
+                _(
+                    "The reply to access request %(reference)s is prepared: it awaits the "
+                    "signatures of the President and the DG."
+                )
+                % {"reference": disclosure_request.reference},
+            )
+            return _done(request, disclosure_request)
+    current = queries.detail_queryset().get(pk=disclosure_request.pk)
+    data, withheld = services.access_reply_data(current)
+    return render(
+        request,
+        "requests_app/access_reply.html",
+        {
+            "dr": current,
+            "categories": [DataCategory(c).label for c in data.categories],
+            "recipients": [
+                {
+                    "dispatched_on": r.dispatched_on,
+                    "kind": RequesterKind(r.requester_kind).label,
+                    "organisation": r.requester_organisation,
+                    "categories": [DataCategory(c).label for c in r.data_categories],
+                }
+                for r in data.recipients
+            ],
+            "withheld": _references(withheld),
+        },
+        status=status,
+    )
+
+
+def _references(pks: list[int]) -> list[str]:
+    return list(
+        DisclosureRequest.objects.filter(pk__in=pks)
+        .order_by("year", "number")
+        .values_list("reference", flat=True)
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@step_view("extend_access_deadline", {"extend_access_deadline"}, content=False)
+def extend_deadline(request: HttpRequest, disclosure_request: DisclosureRequest) -> HttpResponse:
+    """The DG extends an access request's deadline by two months, once, with a reason."""
+    posted = request.method == "POST"
+    form = ExtendDeadlineForm(request.POST if posted else None)
+    status = 400 if posted else 200
+    if posted and form.is_valid():
+        try:
+            services.extend_access_deadline(
+                disclosure_request, actor=_user(request), reason=form.cleaned_data["reason"]
+            )
+        except services.ActionRefused as refusal:
+            _refused(request, refusal)
+            status = refusal.http_status
+        else:
+            messages.success(
+                request,
+                _("The deadline of request %(reference)s now falls on %(date)s.")
+                % {
+                    "reference": disclosure_request.reference,
+                    "date": formats.date_format(disclosure_request.due_on or "", "d/m/Y"),
+                },
+            )
+            return _done(request, disclosure_request)
+    return render(
+        request,
+        "requests_app/extend_deadline.html",
+        {
+            "dr": disclosure_request,
+            "form": form,
+            "extended_due_on": deadlines.extended_access_due_date(disclosure_request.received_on),
+        },
+        status=status,
+    )
+
+
+def _withheld_from_access(user: User, disclosure_request: DisclosureRequest) -> list[str] | None:
+    """For the DG: the references an access reply left out (ADMINISTRATIVE_ONLY bases)."""
+    if not (disclosure_request.is_subject_access() and user.has_role(Role.DIRECTOR_GENERAL)):
+        return None
+    return _references(list(disclosure_request.access_withheld_request_ids))

@@ -443,6 +443,9 @@ def intake(**overrides) -> IntakeData:
             )
         ],
     }
+    if overrides.get("channel") == "oral":
+        # An oral request records neither a birth date nor a national number.
+        values["persons"] = [PersonData(last_name=CANARY_NAME, first_names=CANARY_FIRST)]
     values.update(overrides)
     return IntakeData(**values)
 

@@ -113,7 +113,9 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     president.expect_state("En attente d'un référent")
     president.axe("page de la demande (Président, à attribuer)")
     page.get_by_role("link", name="Attribuer à un référent").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Attribuer la demande {reference} à un référent")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Attribuer la demande {reference} à un référent"
+    )
     president.axe("formulaire d'attribution")
     field(page, "Référent").select_option(label="Julie Martin")
     page.get_by_role("button", name="Attribuer").click()
@@ -154,7 +156,9 @@ def test_whole_procedure_through_the_browser(ui: Browsing, people, letter):
     page = dg.open_request("Contrôle de légalité", reference)
     dg.axe("page de la demande (DG, contrôle)")
     page.get_by_role("link", name="Contrôler la légalité et décider").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Contrôle de légalité de la demande {reference}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Contrôle de légalité de la demande {reference}"
+    )
     dg.axe("formulaire de contrôle de légalité")
     dg.screenshot("review")
     expect(

@@ -89,6 +89,12 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "requests_app:acknowledgement_dispatch": (None, [], set()),
     "requests_app:acknowledgement_pdf": (None, [], set()),
     "requests_app:acknowledgement_page": (None, [], set()),
+    # A person's own access request (GDPR art. 15), which no state here builds:
+    # its routes' access rules are tested in tests/requests_app/test_access_request.py.
+    "requests_app:access_reply": (None, [], set()),
+    "requests_app:extend_deadline": (None, [], set()),
+    "api:request-access-reply": (None, [], set()),
+    "api:request-extend-deadline": (None, [], set()),
     "api:my-tasks": (None, ["GET"], REGISTER),
     "api:request-list": (None, ["GET"], REGISTER),
     "api:request-detail": ("awaiting_review", ["GET"], REGISTER - {"other_referent"}),
@@ -117,6 +123,19 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "audit:user_activity": (None, ["GET"], {"auditor"}),
     "audit:verification": (None, ["GET", "POST"], {"auditor"}),
     "audit:export": (None, ["GET"], {"auditor"}),
+    # The DPO's desk (tests/dpo/): the register of disclosures is the DPO's alone.
+    "dpo:register": (None, ["GET", "POST"], {"dpo"}),
+    "dpo:register_export": (None, ["POST"], {"dpo"}),
+    "dpo:processing_record": (None, ["GET"], {"president", "dg", "dpo"}),
+    # The figures: for those who answer to the Council (tests/dpo/test_statistics.py).
+    "statistics:index": (None, ["GET"], {"president", "dg", "dpo"}),
+    "statistics:csv": (None, ["GET"], {"president", "dg", "dpo"}),
+    "statistics:annual_report": (None, ["GET"], {"president", "dg", "dpo"}),
+    # Retention: the DPO and the DG (tests/dpo/test_retention.py); lifting names
+    # a hold, which no state here builds: its rule is tested there.
+    "retention:report": (None, ["GET"], {"dpo", "dg"}),
+    "retention:hold": (None, ["GET", "POST"], {"dpo", "dg"}),
+    "retention:lift": (None, [], set()),
     # Every signed-in account manages its own API tokens (tests/security/test_tokens.py).
     "accounts:api_tokens": (None, ["GET"], STAFF | {"outsider"}),
     "accounts:revoke_api_token": (None, [], set()),

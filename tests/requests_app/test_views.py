@@ -190,7 +190,12 @@ def test_bad_intake_input_gets_a_clear_error_and_changes_nothing(
 
 def test_oral_request_through_the_form_needs_no_scan(client, secretariat):
     login(client, secretariat)
-    oral = intake_post(channel="oral", scan=None)
+    # An oral request records neither a birth date nor a national number.
+    oral = intake_post(
+        channel="oral",
+        scan=None,
+        **{"persons-0-birth_date": None, "persons-0-national_number": None},
+    )
 
     # The outcome is confirmed first (tests/requests_app/test_intake_confirmation.py).
     shown = client.post(reverse("requests_app:create"), oral)

@@ -59,6 +59,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "referent": {("opinion", "awaiting_opinion")},
     "other_referent": set(),
     "auditor": set(),
+    "dpo": set(),
     "outsider": set(),
 }
 

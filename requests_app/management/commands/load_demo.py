@@ -34,6 +34,7 @@ PERSONAS = [
     ("referent2", "Nadia", "Benali", [Role.REFERENT]),
     ("acting_dg", "Pierre", "Lefèvre", [Role.REFERENT]),
     ("auditor", "Anne", "Collin", [Role.AUDITOR]),
+    ("dpo", "Thomas", "Gillet", [Role.DPO]),
 ]
 
 SCAN = (
@@ -190,6 +191,8 @@ class Command(BaseCommand):
             requester_name="Inspecteur de la zone de police",
             cited_provision="",
             information_requested="Appel téléphonique : adresse d'une personne aidée.",
+            # An oral call keeps no birth date or national number (issue 16).
+            persons=[PersonData(last_name="Dupont", first_names="Jean Marie")],
         )
         # Inadmissible: no legal provision cited.
         register(
