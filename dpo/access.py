@@ -31,3 +31,9 @@ def may_view_retention(user: User) -> bool:
 def may_hold(user: User) -> bool:
     """Place or lift a legal hold on a request."""
     return _holds(user, Role.DPO, Role.DIRECTOR_GENERAL)
+
+
+def may_follow_access_requests(user: User) -> bool:
+    """The persons' own access requests and their GDPR deadlines: the DPO
+    follows them and may extend one (the DG prepares the replies)."""
+    return _holds(user, Role.DPO)

@@ -31,7 +31,13 @@ from legal_basis.models import (
     RequesterKind,
 )
 from letters.models import Letterhead
-from requests_app.models import ConcernedPerson
+from requests_app.models import (
+    OPEN_STATES,
+    ConcernedPerson,
+    DisclosureRequest,
+    RequestKind,
+    may_extend_access_deadline,
+)
 from requests_app.queries import (
     Disclosure,
     disclosures_about,
@@ -473,3 +479,43 @@ def processing_record() -> ProcessingRecord:
         retention=retention_schedule(),
         security=security_measures(),
     )
+
+
+# --- The persons' own access requests, for the DPO to follow ------------------------------
+
+
+@dataclass(frozen=True)
+class AccessRequestRow:
+    """An open access request as the DPO follows it: no name, its deadline."""
+
+    pk: int
+    reference: str
+    received_on: date
+    due_on: date | None
+    state_label: str
+    extended: bool
+    overdue: bool
+    may_extend: bool
+
+
+def open_access_requests(user: User) -> list[AccessRequestRow]:
+    """The persons' own access requests still open, the earliest deadline first."""
+    today = timezone.localdate()
+    requests = DisclosureRequest.objects.filter(
+        kind=RequestKind.SUBJECT_ACCESS, state__in=OPEN_STATES
+    ).order_by("due_on", "pk")
+    return [
+        AccessRequestRow(
+            pk=dr.pk,
+            reference=dr.reference,
+            received_on=dr.received_on,
+            due_on=dr.due_on,
+            state_label=dr.get_state_display(),
+            extended=dr.deadline_extended_at is not None,
+            overdue=dr.due_on is not None and dr.due_on < today,
+            may_extend=may_extend_access_deadline(dr, user),
+        )
+        for dr in requests.only(
+            "reference", "received_on", "due_on", "state", "kind", "deadline_extended_at"
+        )
+    ]

@@ -15,16 +15,22 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
 from letters.rendering import LetterRenderingError
+from requests_app import deadlines, services
+from requests_app.forms import ExtendDeadlineForm
+from requests_app.models import DisclosureRequest, RequestKind
 
 from . import access, exports, queries
 from .audit_vocabulary import EXPORT_ACTION, SEARCH_ACTION
@@ -166,3 +172,64 @@ def processing_record(request: HttpRequest) -> HttpResponse:
     if not access.may_view_processing_record(_user(request)):
         raise PermissionDenied
     return render(request, "dpo/processing_record.html", {"record": queries.processing_record()})
+
+
+def _follower(request: HttpRequest) -> User:
+    user = _user(request)
+    if not access.may_follow_access_requests(user):
+        raise PermissionDenied
+    return user
+
+
+@login_required
+@require_GET
+def access_requests(request: HttpRequest) -> HttpResponse:
+    """The persons' own access requests still open, with their GDPR deadlines."""
+    user = _follower(request)
+    return render(
+        request, "dpo/access_requests.html", {"rows": queries.open_access_requests(user)}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def extend_access(request: HttpRequest, pk: int) -> HttpResponse:
+    """The DPO extends an access request's deadline by two months, once, with a
+    reason (`services.extend_access_deadline` checks and records it)."""
+    user = _follower(request)
+    disclosure_request = get_object_or_404(
+        DisclosureRequest, pk=pk, kind=RequestKind.SUBJECT_ACCESS
+    )
+    posted = request.method == "POST"
+    form = ExtendDeadlineForm(request.POST if posted else None)
+    status = 400 if posted else 200
+    refusal = ""
+    if posted and form.is_valid():
+        try:
+            services.extend_access_deadline(
+                disclosure_request, actor=user, reason=form.cleaned_data["reason"]
+            )
+        except services.ActionRefused as refused:
+            refusal, status = refused.message, refused.http_status
+        else:
+            disclosure_request.refresh_from_db(fields=["due_on"])
+            messages.success(
+                request,
+                gettext("The deadline of request %(reference)s now falls on %(date)s.")
+                % {
+                    "reference": disclosure_request.reference,
+                    "date": date_format(disclosure_request.due_on or "", "d/m/Y"),
+                },
+            )
+            return redirect("dpo:access_requests")
+    return render(
+        request,
+        "dpo/access_extend.html",
+        {
+            "dr": disclosure_request,
+            "form": form,
+            "refusal": refusal,
+            "extended_due_on": deadlines.extended_access_due_date(disclosure_request.received_on),
+        },
+        status=status,
+    )

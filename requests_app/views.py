@@ -577,7 +577,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     show_reply = reply is not None and access.sees_reply(user, disclosure_request, content=content)
     opinions = list(disclosure_request.opinions.all()) if content else []
     flags: list[Any] = []
-    if content:
+    # Once the retention schedule removed the persons' data, the intake's
+    # alerts would speak of what is gone ("person not identified").
+    if content and disclosure_request.personal_data_removed_at is None:
         flags = services.intake_flags(disclosure_request)
         current = disclosure_request.current_opinion()
         if current is not None and disclosure_request.state == State.AWAITING_REVIEW:

@@ -55,6 +55,7 @@ PERSONAS = {
     "dg": (Role.DIRECTOR_GENERAL, "Anne", "Leclercq"),
     "referent": (Role.REFERENT, "Julie", "Martin"),
     "auditor": (Role.AUDITOR, "Paul", "Renard"),
+    "dpo": (Role.DPO, "Nadia", "Peeters"),
 }
 
 

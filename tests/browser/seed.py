@@ -147,6 +147,22 @@ def every_state(flow: Flow) -> Seeded:
         **JUDGE, received_on=recent, persons=[person("Aerts", "Els", date(1987, 6, 30))]
     )
 
+    # A person's own access request (GDPR art. 15): the DG's reply to prepare.
+    found["access"] = flow.received(
+        kind="subject_access",
+        identity_verification="id_card_at_desk",
+        channel="hand_delivery",
+        requester_kind="person_concerned",
+        requester_name="Sara Peeters",
+        requester_organisation="",
+        requester_reference="",
+        cited_provision="",
+        documents=[],
+        information_requested="Quelles données le CPAS détient-il sur moi ?",
+        received_on=recent,
+        persons=[person("Peeters", "Sara", date(1991, 4, 4))],
+    )
+
     annul = _service("annul")
     if annul is None:
         seeded.missing.append("annulled")

@@ -43,7 +43,7 @@ from .seed import Seeded, every_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROLES = ["secretariat", "president", "dg", "referent", "auditor"]
+ROLES = ["secretariat", "president", "dg", "referent", "auditor", "dpo"]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 
@@ -174,6 +174,9 @@ def request_pages(seeded: Seeded, role: str, people: dict[str, User]) -> list[st
         for reference in seeded.references.values():
             urls += [f"/audit/demandes/{reference}/", f"/audit/demandes/{reference}/acces/"]
         return urls
+    if role == "dpo":
+        # No request page is the DPO's: the matrix (test_access.py) checks the 404s.
+        return []
     requests = list(seeded.requests.values())
     if role == "referent":
         mine = [dr for dr in requests if dr.referent_id == people["referent"].pk]
@@ -302,6 +305,9 @@ def test_every_page_of_a_role_is_french_and_fits_a_phone(ui: Browsing, people, r
         crawl.failures["/audit/ (pliage)"] += fold_problems(current, "/audit/", "#id_acteur")
         current.page.goto("/audit/")
         current.screenshot("mobile-audit")
+    elif role == "dpo":
+        current.page.goto("/statistiques/")
+        current.screenshot("mobile-statistics")
     else:
         crawl.failures["/demandes/ (pliage)"] += fold_problems(
             current, "/demandes/", "form.filters select"

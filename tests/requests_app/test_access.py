@@ -127,6 +127,9 @@ ROUTES: dict[str, tuple[str | None, list[str], set[str]]] = {
     "dpo:register": (None, ["GET", "POST"], {"dpo"}),
     "dpo:register_export": (None, ["POST"], {"dpo"}),
     "dpo:processing_record": (None, ["GET"], {"president", "dg", "dpo"}),
+    "dpo:access_requests": (None, ["GET"], {"dpo"}),
+    # Names an access request, which no state here builds (tests/dpo/test_access_follow.py).
+    "dpo:extend_access": (None, [], set()),
     # The figures: for those who answer to the Council (tests/dpo/test_statistics.py).
     "statistics:index": (None, ["GET"], {"president", "dg", "dpo"}),
     "statistics:csv": (None, ["GET"], {"president", "dg", "dpo"}),

@@ -260,3 +260,23 @@ class Command(BaseCommand):
         services.approve(dr, actor=dg)
         services.sign_reply(dr, actor=dg, otp=_step_up(dg))
         services.sign_reply(dr, actor=pres, otp=_step_up(pres))
+        # A person's own access request (GDPR art. 15), identity checked at
+        # the desk: the DG prepares the reply, due in a calendar month.
+        register(
+            kind="subject_access",
+            identity_verification="id_card_at_desk",
+            channel="hand_delivery",
+            requester_kind="person_concerned",
+            requester_name="Jean Marie Dupont",
+            requester_function="",
+            requester_civility="sir",
+            requester_organisation="",
+            requester_address="Rue des Tanneries 12, 5000 Namur",
+            requester_reference="",
+            documents=[],
+            cited_provision="",
+            information_requested="Quelles données le CPAS détient-il sur moi, et à qui "
+            "les a-t-il communiquées ?",
+            requester_deadline=None,
+            received_on=today - timedelta(days=3),
+        )
