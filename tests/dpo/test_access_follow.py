@@ -65,7 +65,8 @@ def test_the_dpo_extends_once_with_a_reason(client, dpo, access_request):
     assert response["Location"] == reverse("dpo:access_requests")
     after = reread(access_request)
     assert after.due_on == deadlines.extended_access_due_date(after.received_on)
-    assert after.due_on is not None and after.due_on > before
+    assert after.due_on is not None
+    assert after.due_on > before
     assert after.deadline_extended_by == dpo
     assert events()[-1] == "extend_access_deadline"
     # A second time is refused, and changes nothing.
