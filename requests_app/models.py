@@ -934,8 +934,10 @@ class Opinion(models.Model):
         # The DG's home lists the open requests with an override
         # (queries._overriding): a few percent of the opinions ever written.
         indexes = [
+            # With the opinion's number, the DG's home page finds the current
+            # overriding opinions from the index alone (bench/home_bench.py).
             models.Index(
-                fields=["request"],
+                fields=["request", "number"],
                 condition=~models.Q(override_reason=""),
                 name="opinion_override",
             )
@@ -1024,8 +1026,11 @@ class Review(models.Model):
         ordering = ["request", "reviewed_at"]
         verbose_name = _("legality review")
         indexes = [
+            # With the opinion reviewed: read from the index alone, as above.
             models.Index(
-                fields=["request"], condition=~models.Q(override_reason=""), name="review_override"
+                fields=["request", "opinion"],
+                condition=~models.Q(override_reason=""),
+                name="review_override",
             )
         ]
 

@@ -317,6 +317,17 @@ class QueueCandidates:
                 self.loaded[dr.pk] = dr
         return [self.loaded[pk] for pk in pks]
 
+    def list_rows(self, pks: Sequence[int]) -> dict[int, ListRow]:
+        """These requests as the lists print them, read in one query of the
+        columns shown (the home page: no model instance per row)."""
+        today = timezone.localdate()
+        return {
+            values["pk"]: _row(values, today, values["was_returned"])
+            for values in self.requests.filter(pk__in=pks)
+            .annotate(was_returned=returned_with_remarks())
+            .values(*REGISTER_COLUMNS, "was_returned")
+        }
+
 
 def queue_candidates(requests: QuerySet[DisclosureRequest]) -> QueueCandidates:
     rows = list(
@@ -438,7 +449,7 @@ class HomeSection:
     key: str
     title: Any
     help_text: Any
-    rows: list[DisclosureRequest]
+    rows: list[ListRow]
     # How many requests the section holds, when known (a work queue), and
     # whether it holds more than its rows.
     count: int | None
@@ -480,19 +491,19 @@ def home_sections(user: User) -> list[HomeSection]:
     roles = user.roles_on()
     candidates, members = _queue_members(user, None)
     shown = [(queue, pks) for queue, pks in members if pks or roles & set(queue.shown_empty_to)]
-    candidates.rows([pk for _, pks in shown for pk in pks[:HOME_ROWS]])  # one query
+    rows = candidates.list_rows([pk for _, pks in shown for pk in pks[:HOME_ROWS]])  # one query
     sections = [
         HomeSection(
             queue.key,
             queue.title,
             queue.help_text,
-            candidates.rows(pks[:HOME_ROWS]),
+            [rows[pk] for pk in pks[:HOME_ROWS]],
             count=len(pks),
             more=len(pks) > HOME_ROWS,
         )
         for queue, pks in shown
     ]
-    visible = visible_requests(user).select_related("referent").only(*QUEUE_FIELDS)
+    visible = visible_requests(user)
     lists: list[tuple[str, Any, Any, QuerySet[DisclosureRequest]]] = []
     if roles & {Role.PRESIDENT, Role.DIRECTOR_GENERAL}:
         lists.append(
@@ -521,16 +532,22 @@ def home_sections(user: User) -> list[HomeSection]:
                 "mine",
                 _("My requests"),
                 _("Open requests assigned to you, the earliest deadline first"),
+                # A referent's own list says which opinions came back to them.
                 visible.filter(open_requests(), referent=user).annotate(
                     was_returned=returned_with_remarks()
                 ),
             )
         )
+    today = timezone.localdate()
     for key, title, help_text, qs in lists:
-        rows = list(qs.order_by(*BY_DUE)[: HOME_ROWS + 1])
+        columns = [*REGISTER_COLUMNS, *(["was_returned"] if key == "mine" else [])]
+        found = [
+            _row(values, today, values.get("was_returned", False))
+            for values in qs.order_by(*BY_DUE).values(*columns)[: HOME_ROWS + 1]
+        ]
         sections.append(
             HomeSection(
-                key, title, help_text, rows[:HOME_ROWS], count=None, more=len(rows) > HOME_ROWS
+                key, title, help_text, found[:HOME_ROWS], count=None, more=len(found) > HOME_ROWS
             )
         )
     return sections
