@@ -302,6 +302,8 @@ def test_database_timeouts_are_configured():
     if database["ENGINE"].endswith("postgresql"):
         assert 0 < options["connect_timeout"] <= 4
         assert "statement_timeout=" in options["options"]
+        # The statistics' outcome query: JIT compiling cost four times the query.
+        assert "-c jit=off" in options["options"]
         assert options["tcp_user_timeout"] > 0
 
 
