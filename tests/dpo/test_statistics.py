@@ -688,7 +688,7 @@ def test_the_annual_report_pdf(client, seeded, dg, tmp_path):
     assert CANARY_NAME not in str(dict(metadata))
 
 
-@pytest.mark.parametrize("year", ["1999", "abc", "", str(date.today().year + 1)])
+@pytest.mark.parametrize("year", ["1999", "abc", "", str(timezone.localdate().year + 1)])
 def test_a_bad_year_for_the_report_is_a_french_error(client, dpo, year):
     client.force_login(dpo)
     response = client.get(reverse("statistics:annual_report"), {"annee": year})
