@@ -4,8 +4,7 @@ the description of this processing for the register of processing activities.
 The register rests on `requests_app.queries.disclosures_about`: the items of
 dispatched disclosure letters about the person, the letters resting on a
 basis secret from the person left out (the catalogue's feature says which).
-Its one use case, `search_disclosures`, checks the right and records the
-search on the audit trail (how searched and how many rows, never the criteria).
+Its use cases (the audited search and export) are in `dpo/services.py`.
 """
 
 from __future__ import annotations
@@ -15,14 +14,11 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from accounts.models import Role, User
-from audit import log
 from legal_basis.models import (
     DataCategory,
     Feature,
@@ -45,10 +41,7 @@ from requests_app.queries import (
     secret_from_the_person,
 )
 
-from . import access
 from .audit_vocabulary import (
-    REGISTER_OBJECT,
-    SEARCH_ACTION,
     SEARCHED_BY_NAME_BIRTH_DATE,
     SEARCHED_BY_NATIONAL_NUMBER,
 )
@@ -195,39 +188,6 @@ def disclosure_register(criteria: PersonCriteria) -> DisclosureRegister:
         .distinct()
     ]
     return DisclosureRegister(criteria=criteria, rows=rows, persons=persons)
-
-
-def record_refused(actor: User, attempted: str) -> None:
-    """Someone without the right tried to search or export the register."""
-    with transaction.atomic():
-        log.append(
-            actor_id=actor.pk,
-            action="refused",
-            object_type=REGISTER_OBJECT,
-            details={"attempted": attempted, "cause": "permission_denied"},
-        )
-
-
-def search_disclosures(actor: User, criteria: PersonCriteria) -> DisclosureRegister:
-    """The DPO's search of the register: the result, and the search on the
-    audit trail (how searched and how many rows; the criteria are personal
-    data and stay out of it)."""
-    if not access.may_search_disclosures(actor):
-        record_refused(actor, SEARCH_ACTION)
-        raise PermissionDenied
-    with transaction.atomic():
-        found = disclosure_register(criteria)
-        log.append(
-            actor_id=actor.pk,
-            action=SEARCH_ACTION,
-            object_type=REGISTER_OBJECT,
-            details={
-                "searched_by": criteria.searched_by,
-                "results": len(found.rows),
-                "requests": found.request_count,
-            },
-        )
-    return found
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,7 @@ removes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -55,7 +54,6 @@ from accounts.models import User
 from audit import log
 from common.storage import private_storage
 from letters.models import DocumentValidation, ReplyDocument
-from requests_app.access import record_refusal
 from requests_app.audit_objects import OBJECT_TYPE
 from requests_app.errors import ActionRefused, NotAllowed
 from requests_app.models import (
@@ -74,6 +72,7 @@ from requests_app.models import (
     State,
 )
 from requests_app.queries import ANSWERED_STATES, Outcome, with_outcome
+from requests_app.services import recording_refusals
 
 from .access import may_hold
 from .models import RETAINED_OUTCOMES, LegalHold, RetentionRule
@@ -457,23 +456,10 @@ def apply_retention(
 # Legal holds
 
 
-@contextmanager
-def _recording_refusals(
-    actor: User, action: str, disclosure_request: DisclosureRequest
-) -> Iterator[None]:
-    """A refusal of the procedure (not bad input) is recorded after the rollback."""
-    try:
-        yield
-    except ActionRefused as refusal:
-        if refusal.http_status != 400:
-            record_refusal(actor, action, disclosure_request, refusal.cause)
-        raise
-
-
 def place_hold(disclosure_request: DisclosureRequest, *, actor: User, reason: str) -> LegalHold:
     """Keep `disclosure_request` whatever the schedule says, until lifted.
     The reason stays on the hold; the audit event names the hold only."""
-    with _recording_refusals(actor, "place_legal_hold", disclosure_request):
+    with recording_refusals(actor, "place_legal_hold", disclosure_request):
         if not may_hold(actor):
             raise NotAllowed()
         reason = reason.strip()
@@ -506,7 +492,7 @@ def place_hold(disclosure_request: DisclosureRequest, *, actor: User, reason: st
 
 def lift_hold(hold: LegalHold, *, actor: User, reason: str) -> LegalHold:
     """Lift a hold: the schedule applies to the request again."""
-    with _recording_refusals(actor, "lift_legal_hold", hold.request):
+    with recording_refusals(actor, "lift_legal_hold", hold.request):
         if not may_hold(actor):
             raise NotAllowed()
         reason = reason.strip()

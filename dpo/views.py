@@ -28,11 +28,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from letters.rendering import LetterRenderingError
-from requests_app import deadlines, services
+from requests_app import deadlines
+from requests_app import services as procedure
 from requests_app.forms import ExtendDeadlineForm
 from requests_app.models import DisclosureRequest, RequestKind
 
-from . import access, exports, queries
+from . import access, queries, services
 from .audit_vocabulary import EXPORT_ACTION, SEARCH_ACTION
 from .forms import DisclosureSearchForm, ExportForm
 
@@ -55,7 +56,7 @@ def _searcher(request: HttpRequest, attempted: str) -> User:
     user = _user(request)
     if not access.may_search_disclosures(user):
         if request.method == "POST":
-            queries.record_refused(user, attempted)
+            services.record_refused(user, attempted)
         raise PermissionDenied
     return user
 
@@ -136,7 +137,7 @@ def register(request: HttpRequest) -> HttpResponse:
     criteria = _kept_search(request, key)
     if criteria is None:
         return _page(request, DisclosureSearchForm(), error="expired", status=400)
-    found = queries.search_disclosures(user, criteria)
+    found = services.search_disclosures(user, criteria)
     return _page(request, DisclosureSearchForm(initial=_initial(criteria)), found=found, key=key)
 
 
@@ -149,9 +150,9 @@ def register_export(request: HttpRequest) -> HttpResponse:
     if criteria is None:
         return _page(request, DisclosureSearchForm(), error="expired", status=400)
     try:
-        exported = exports.export_disclosures(user, criteria, form.cleaned_data["format"])
+        exported = services.export_disclosures(user, criteria, form.cleaned_data["format"])
     except LetterRenderingError:
-        found = queries.search_disclosures(user, criteria)
+        found = services.search_disclosures(user, criteria)
         return _page(
             request,
             DisclosureSearchForm(initial=_initial(criteria)),
@@ -206,10 +207,10 @@ def extend_access(request: HttpRequest, pk: int) -> HttpResponse:
     refusal = ""
     if posted and form.is_valid():
         try:
-            services.extend_access_deadline(
+            procedure.extend_access_deadline(
                 disclosure_request, actor=user, reason=form.cleaned_data["reason"]
             )
-        except services.ActionRefused as refused:
+        except procedure.ActionRefused as refused:
             refusal, status = refused.message, refused.http_status
         else:
             disclosure_request.refresh_from_db(fields=["due_on"])

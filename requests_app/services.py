@@ -99,7 +99,7 @@ __all__ = ["ActionRefused", "NotAllowed"]  # re-exported: callers catch them fro
 
 
 @contextmanager
-def _recording_refusals(
+def recording_refusals(
     actor: User, action: str, disclosure_request: DisclosureRequest | None
 ) -> Iterator[None]:
     """Record any refusal raised inside, after its transaction rolled back."""
@@ -350,7 +350,7 @@ def register_request(
     a reply saying so. Otherwise it waits for the assignment of a referent.
     A follow-up is linked to the earlier request and copies nothing from it.
     """
-    with _recording_refusals(actor, "register_request", None):
+    with recording_refusals(actor, "register_request", None):
         if not actor.has_role(Role.SECRETARIAT):
             raise NotAllowed()
         is_oral = data.channel == Channel.ORAL
@@ -486,7 +486,7 @@ def register_request(
 def assign_referent(
     disclosure_request: DisclosureRequest, *, actor: User, referent: User
 ) -> DisclosureRequest:
-    with _recording_refusals(actor, "assign_referent", disclosure_request):
+    with recording_refusals(actor, "assign_referent", disclosure_request):
         if not (referent.is_active and referent.has_role(Role.REFERENT)):
             raise ActionRefused(
                 gettext("The person chosen is not an active referent."),
@@ -532,7 +532,7 @@ def submit_opinion(
     review itself: one step, recorded as `submit_opinion_as_review`, and the
     reply follows.
     """
-    with _recording_refusals(actor, "submit_opinion", disclosure_request):
+    with recording_refusals(actor, "submit_opinion", disclosure_request):
         _check_opinion(legal_bases, proposal, reasoning, items)
         _check_checklist(legal_bases, checklist)
         found = opinion_flags(
@@ -825,7 +825,7 @@ def approve(
     needs the DG's written legal analysis. Amended items rest on the
     opinion's bases.
     """
-    with _recording_refusals(actor, "approve", disclosure_request):
+    with recording_refusals(actor, "approve", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
             raise ActionRefused(gettext("No opinion to approve."), cause="illegal_transition")
@@ -905,7 +905,7 @@ def _item_keys(items: Sequence[ItemData]) -> list[tuple[str, str, int | None]]:
 def refuse_disclosure(
     disclosure_request: DisclosureRequest, *, actor: User, remarks: str
 ) -> Review:
-    with _recording_refusals(actor, "refuse_disclosure", disclosure_request):
+    with recording_refusals(actor, "refuse_disclosure", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
             raise ActionRefused(gettext("No opinion to review."), cause="illegal_transition")
@@ -943,7 +943,7 @@ def refuse_disclosure(
 def return_for_revision(
     disclosure_request: DisclosureRequest, *, actor: User, remarks: str
 ) -> Review:
-    with _recording_refusals(actor, "return_for_revision", disclosure_request):
+    with recording_refusals(actor, "return_for_revision", disclosure_request):
         opinion = disclosure_request.current_opinion()
         if opinion is None:
             raise ActionRefused(gettext("No opinion to return."), cause="illegal_transition")
@@ -974,7 +974,7 @@ def confirm_inadmissibility(disclosure_request: DisclosureRequest, *, actor: Use
     """The DG confirms an inadmissibility whose letter a signer declined: a new
     inadmissibility letter, drawn up afresh, goes to both signatures."""
     with (
-        _recording_refusals(actor, "confirm_inadmissibility", disclosure_request),
+        recording_refusals(actor, "confirm_inadmissibility", disclosure_request),
         transaction.atomic(),
     ):
         confirmed = _transition(
@@ -997,7 +997,7 @@ def reopen_examination(disclosure_request: DisclosureRequest, *, actor: User) ->
     Nothing else is recomputed (due date, persons, cited provision).
     """
     with (
-        _recording_refusals(actor, "reopen_examination", disclosure_request),
+        recording_refusals(actor, "reopen_examination", disclosure_request),
         transaction.atomic(),
     ):
         letter = (
@@ -1112,7 +1112,7 @@ def sign_reply(
     `accounts.services.check_step_up`). Two distinct people sign: the
     Président (or acting) and the DG (or acting); the referent never signs.
     """
-    with _recording_refusals(actor, "sign_reply", disclosure_request):
+    with recording_refusals(actor, "sign_reply", disclosure_request):
         _confirm_step_up(actor, otp=otp, session=session, address=address)
         with transaction.atomic():
             first = disclosure_request.state == State.AWAITING_SIGNATURES
@@ -1248,7 +1248,7 @@ def prepare_acknowledgement(disclosure_request: DisclosureRequest, *, actor: Use
     """The secretariat prepares the acknowledgement of a written, admissible
     open request that has none (the setting was off, or it could not be
     produced at registration)."""
-    with _recording_refusals(actor, "prepare_acknowledgement", disclosure_request):
+    with recording_refusals(actor, "prepare_acknowledgement", disclosure_request):
         if not actor.has_role(Role.SECRETARIAT):
             raise NotAllowed()
         with transaction.atomic():
@@ -1280,7 +1280,7 @@ def sign_acknowledgement(
     second factor, the Président and the DG (or acting), two distinct people,
     never the referent, the PAdES signature in the same transaction. The
     request's state does not move."""
-    with _recording_refusals(actor, "sign_acknowledgement", disclosure_request):
+    with recording_refusals(actor, "sign_acknowledgement", disclosure_request):
         _confirm_step_up(actor, otp=otp, session=session, address=address)
         with transaction.atomic():
             current = _locked(disclosure_request)
@@ -1349,7 +1349,7 @@ def record_acknowledgement_dispatch(
     registered_mail_number: str = "",
 ) -> Reply:
     """The secretariat records how and when the signed acknowledgement left."""
-    with _recording_refusals(actor, "record_acknowledgement_dispatch", disclosure_request):
+    with recording_refusals(actor, "record_acknowledgement_dispatch", disclosure_request):
         _check_dispatch(dispatched_on, channel, registered_mail_number)
         if not actor.has_role(Role.SECRETARIAT):
             raise NotAllowed()
@@ -1422,7 +1422,7 @@ def decline_to_sign(
     records the letter, the capacity and how many signatures were voided,
     never the remarks.
     """
-    with _recording_refusals(actor, "decline_to_sign", disclosure_request):
+    with recording_refusals(actor, "decline_to_sign", disclosure_request):
         if not remarks.strip():
             raise ActionRefused(
                 gettext("Say why you decline to sign: your remarks go to the Director general."),
@@ -1470,7 +1470,7 @@ def set_letter_paragraph(
     never the text.
     """
     text = " ".join(paragraph.split())
-    with _recording_refusals(actor, "set_letter_paragraph", disclosure_request):
+    with recording_refusals(actor, "set_letter_paragraph", disclosure_request):
         if len(text) > LETTER_PARAGRAPH_MAX:
             raise ActionRefused(
                 gettext(
@@ -1527,7 +1527,7 @@ def record_dispatch(
     channel: str,
     registered_mail_number: str = "",
 ) -> DisclosureRequest:
-    with _recording_refusals(actor, "record_dispatch", disclosure_request):
+    with recording_refusals(actor, "record_dispatch", disclosure_request):
         _check_dispatch(dispatched_on, channel, registered_mail_number)
         with transaction.atomic():
             _run(
@@ -1543,7 +1543,7 @@ def record_dispatch(
 
 
 def close(disclosure_request: DisclosureRequest, *, actor: User) -> DisclosureRequest:
-    with _recording_refusals(actor, "close", disclosure_request), transaction.atomic():
+    with recording_refusals(actor, "close", disclosure_request), transaction.atomic():
         _run(disclosure_request, disclosure_request.close, actor=actor)
     return disclosure_request
 
@@ -1557,7 +1557,7 @@ def withdraw(
 ) -> DisclosureRequest:
     """Record the requester's withdrawal, with its reason code (the code only
     enters the audit trail: it is not free text)."""
-    with _recording_refusals(actor, "withdraw", disclosure_request):
+    with recording_refusals(actor, "withdraw", disclosure_request):
         if reason not in WITHDRAWAL_REASONS:
             raise ActionRefused(
                 gettext("Choose the reason for the withdrawal."),
@@ -1722,7 +1722,7 @@ def correct_registration(
     correction and the audit event): like any file no row points at, it has
     no reason to stay (see sweep_orphan_files).
     """
-    with _recording_refusals(actor, "correct_registration", disclosure_request):
+    with recording_refusals(actor, "correct_registration", disclosure_request):
         _check_may_correct(disclosure_request, actor)
         if not reason.strip():
             raise ActionRefused(
@@ -1849,7 +1849,7 @@ def annul(disclosure_request: DisclosureRequest, *, actor: User, reason: str) ->
     nothing remains to sign or send. The reason is kept on the request; the
     audit event does not carry it.
     """
-    with _recording_refusals(actor, "annul", disclosure_request):
+    with recording_refusals(actor, "annul", disclosure_request):
         if not fsm.can_proceed(disclosure_request.annul):
             raise ActionRefused(
                 gettext("This action is not possible in the request's current state (%(state)s).")
@@ -1889,7 +1889,7 @@ def extend_access_deadline(
     deadline): once, with a reason, before the deadline passes. The reason stays
     on the request (the person must be told of it); the trail records that one
     was given, never its text."""
-    with _recording_refusals(actor, "extend_access_deadline", disclosure_request):
+    with recording_refusals(actor, "extend_access_deadline", disclosure_request):
         if not (actor.has_role(Role.DIRECTOR_GENERAL) or actor.has_role(Role.DPO)):
             raise NotAllowed()
         if not reason.strip():
@@ -1985,7 +1985,7 @@ def prepare_access_reply(disclosure_request: DisclosureRequest, *, actor: User) 
     the request for the DG. The letter then takes both signatures and is
     dispatched as every reply."""
     with (
-        _recording_refusals(actor, "prepare_access_reply", disclosure_request),
+        recording_refusals(actor, "prepare_access_reply", disclosure_request),
         transaction.atomic(),
     ):
         data, withheld = access_reply_data(disclosure_request)
@@ -2032,7 +2032,7 @@ def revalidate_letter(disclosure_request: DisclosureRequest, *, actor: User) -> 
     was signed, or by the nightly `verify_letters`. Records the result and
     audits it: the outcome and the hash of the file checked, nothing else.
     """
-    with _recording_refusals(actor, "revalidate_letter", disclosure_request):
+    with recording_refusals(actor, "revalidate_letter", disclosure_request):
         if not sees_reply(actor, disclosure_request):
             raise NotAllowed()
         reply = _fresh(disclosure_request).current_reply()
