@@ -115,6 +115,9 @@ def test_passkey_registration_sign_in_and_signature(ui: Browsing, people):
 
     password_step(persona)
     expect(page.get_by_role("heading", level=1)).to_have_text("Configurer votre second facteur")
+    # The button's handler comes with a module script, run once the page is
+    # parsed: a click before it is lost (seen once under the full suite).
+    page.wait_for_load_state("load")
     page.get_by_role("button", name="Enregistrer une clé de sécurité ou clé d'accès").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Vos codes de secours", timeout=ceremony
